@@ -1,0 +1,51 @@
+/**
+ * The contract a storage target implements: a flat store of immutable blobs under string keys.
+ * Keys are `/`-separated, made of [A-Za-z0-9._/-] by the repository; targets may accept more.
+ */
+export interface BlobStore {
+  /** What this store can do; the repository checks before a run instead of probing. */
+  readonly capabilities: BlobStoreCapabilities;
+  /**
+   * Stores `body` under `key`. Visibility is atomic: a reader sees either no object or the whole
+   * one, never a partial write, even when the writer dies half-way. Overwrites replace the object.
+   */
+  put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Streams the object, or the byte range `[offset, offset + length)` of it. Missing: TARGET_NOT_FOUND. */
+  get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
+  /** Lists every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<BlobInfo>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** The object's size, or undefined when it does not exist. */
+  stat(key: string): Promise<BlobInfo | undefined>;
+  /** Releases connections; the store is unusable afterwards. */
+  close(): Promise<void>;
+  /** Human-readable location with any secret removed, for logs and errors. */
+  readonly location: string;
+}
+
+export interface BlobStoreCapabilities {
+  /** `get` honours `range` without reading the whole object. */
+  rangeReads: boolean;
+  /** `put` is atomic through a temporary name and a rename (rather than the store's own atomic put). */
+  atomicRename: boolean;
+  /** How many transfers the store handles well at once. */
+  maxParallel: number;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+}
+
+/** Reads a whole (small) object into memory: for repository metadata, never for user data. */
+export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}

@@ -1,0 +1,38 @@
+/**
+ * Entries are what sources yield and restore consume: one file-system-like node each.
+ * Paths are relative, `/`-separated, without `.` or `..` segments, and never empty.
+ */
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface EntryBase {
+  /** Relative `/`-separated path inside the source, e.g. `photos/2024/a.jpg`. */
+  path: string;
+  type: EntryType;
+  /** Permission bits (e.g. 0o644). */
+  mode: number;
+  /** Modification time in milliseconds since the epoch (may carry sub-millisecond precision). */
+  mtimeMs: number;
+  /** Size in bytes of the content (0 for directories and symlinks). */
+  size: number;
+  /** Symlink target, verbatim. */
+  linkTarget?: string;
+  /** Free-form, JSON-serialisable facts a source wants back at restore (owner, content type, tags…). */
+  metadata?: Record<string, unknown>;
+}
+
+/** What a source yields while backing up. */
+export interface SourceEntry extends EntryBase {
+  /**
+   * Identity used with size and mtime to detect unchanged files against the parent snapshot
+   * (the inode for files on disk, an ETag for objects). Undefined: always read the content.
+   */
+  changeKey?: string;
+  /** Opens the content of a file. Called at most once, and only when the content is needed. */
+  open?: () => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** What restore hands to a source: the stored node, with its content as a stream. */
+export interface RestoreEntry extends EntryBase {
+  /** Streams the content of a file, verified chunk by chunk. Call at most once. */
+  open: () => AsyncIterable<Uint8Array>;
+}
