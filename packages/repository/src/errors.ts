@@ -27,7 +27,8 @@ export type RepositoryErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_AMBIGUOUS'
   | 'PATH_NOT_FOUND'
-  | 'BAD_ENTRY';
+  | 'BAD_ENTRY'
+  | 'INVALID_ARGUMENT';
 
 export class RepositoryError extends CairnError {
   override name = 'RepositoryError';

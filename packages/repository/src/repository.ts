@@ -1,30 +1,257 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { storeSources } from './backup.js';
+import { BlobReader } from './blob-reader.js';
 import type { BlobStore } from './blob-store.js';
+import { BlobWriter } from './blob-writer.js';
+import { checkRepository } from './check.js';
+import { Chunker, DEFAULT_CHUNKER, gearTable, type ChunkerParams } from './chunker.js';
+import { zstdLevel } from './compression.js';
+import { generateMasterKeys, type MasterKeys } from './crypto.js';
+import { diffTrees } from './diff.js';
 import type { RestoreEntry } from './entry.js';
+import { CairnError, RepositoryError, TargetError } from './errors.js';
+import { openWithPassword, safeUsername, writeKeyFile } from './keys.js';
+import { CONFIG_KEY, KEYS_PREFIX, SNAPSHOTS_PREFIX, isObjectId } from './layout.js';
+import { Lock, removeLocks } from './locks.js';
+import { MasterIndex } from './master-index.js';
+import { getJson, listKeys, putJson } from './objects.js';
+import { pruneRepository } from './prune.js';
+import { applyPolicy } from './retention.js';
+import { walkTree } from './walk.js';
 import type {
-  BackupOptions, BackupSourceInput, CheckOptions, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
+  BackupOptions, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
   InitOptions, OpenOptions, PruneResult, RetentionPolicy, Snapshot, WalkOptions,
 } from './types.js';
 
-/** An open, unlocked-by-default repository. Methods take the locks they need. */
-export class Repository {
-  private constructor(readonly store: BlobStore) {}
+export const FORMAT_VERSION = 1;
+const PROGRAM_VERSION = '0.1.0';
 
-  static async init(store: BlobStore, options: InitOptions): Promise<Repository> { void store; void options; throw new Error('TODO'); }
-  static async open(store: BlobStore, options: OpenOptions): Promise<Repository> { void store; void options; throw new Error('TODO'); }
+interface RepositoryConfig {
+  version: number;
+  id: string;
+  created: string;
+  chunker: ChunkerParams;
+  compressionLevel: number;
+}
+
+/** An open repository. Each operation takes the lock it needs and loads the index it reads. */
+export class Repository {
+  private constructor(
+    readonly store: BlobStore,
+    private readonly keys: MasterKeys,
+    private keyId: string,
+    readonly config: Readonly<RepositoryConfig>,
+  ) {}
+
+  /** Creates a repository in an empty location. */
+  static async init(store: BlobStore, options: InitOptions): Promise<Repository> {
+    requirePassword(options.password);
+    const compressionLevel = options.compressionLevel ?? 3;
+    zstdLevel(compressionLevel);
+    if ((await store.stat(CONFIG_KEY)) || (await listKeys(store, KEYS_PREFIX)).length > 0) {
+      throw new RepositoryError('REPO_EXISTS', `a repository already exists at ${store.location}`);
+    }
+    const keys = generateMasterKeys();
+    const config: RepositoryConfig = {
+      version: FORMAT_VERSION,
+      id: randomBytes(32).toString('hex'),
+      created: new Date().toISOString(),
+      chunker: DEFAULT_CHUNKER,
+      compressionLevel,
+    };
+    // The key comes first: a config without a key could never be opened, a key alone is harmless.
+    const keyId = await writeKeyFile(store, options.password, keys, options.kdf);
+    await putJson(store, keys.encryption, '', config, CONFIG_KEY);
+    return new Repository(store, keys, keyId, config);
+  }
+
+  static async open(store: BlobStore, options: OpenOptions): Promise<Repository> {
+    requirePassword(options.password);
+    if (!(await store.stat(CONFIG_KEY))) {
+      throw new RepositoryError('REPO_NOT_FOUND', `no repository at ${store.location}; create one with \`cairn init\``);
+    }
+    const { keys, keyId } = await openWithPassword(store, options.password);
+    const config = await getJson<RepositoryConfig>(store, keys.encryption, CONFIG_KEY, 'the repository config');
+    if (config.version !== FORMAT_VERSION) {
+      throw new RepositoryError('REPO_UNSUPPORTED_VERSION', `repository format ${config.version} is not supported by this version of Cairn (it reads format ${FORMAT_VERSION}); upgrade Cairn`);
+    }
+    return new Repository(store, keys, keyId, config);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
 
   /** Stores the sources' entries as a new snapshot: packs, then index, then the snapshot itself. */
-  async backup(sources: BackupSourceInput[], options: BackupOptions = {}): Promise<Snapshot> { void sources; void options; throw new Error('TODO'); }
-  /** All snapshots, oldest first. */
-  async snapshots(): Promise<Snapshot[]> { throw new Error('TODO'); }
-  /** `latest`, a full id or a unique prefix (8+ hex); with `at`, the newest snapshot taken at or before it. */
-  async findSnapshot(ref: string, options: { at?: Date } = {}): Promise<Snapshot> { void ref; void options; throw new Error('TODO'); }
-  /** Every node of the snapshot, depth-first, directories before their contents. */
-  walk(snapshot: Snapshot, options: WalkOptions = {}): AsyncIterable<RestoreEntry> { void snapshot; void options; throw new Error('TODO'); }
-  diff(from: Snapshot, to: Snapshot): AsyncIterable<DiffEntry> { void from; void to; throw new Error('TODO'); }
-  async check(options: CheckOptions = {}): Promise<CheckReport> { void options; throw new Error('TODO'); }
-  async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<ForgetResult> { void policy; void options; throw new Error('TODO'); }
-  async prune(options: { dryRun?: boolean } = {}): Promise<PruneResult> { void options; throw new Error('TODO'); }
+  async backup(sources: BackupSourceInput[], options: BackupOptions = {}): Promise<Snapshot> {
+    const started = options.time ?? new Date();
+    const startedAt = Date.now();
+    return this.withLock(false, async () => {
+      const index = await MasterIndex.load(this.store, this.keys.encryption);
+      const reader = new BlobReader(this.store, this.keys, index);
+      const host = options.host ?? hostname();
+      const parent = options.parent === undefined ? await this.latestOf(host, sources.map((s) => s.name)) : options.parent ?? undefined;
+      const writer = new BlobWriter(this.store, this.keys, index, { zstdLevel: zstdLevel(options.compressionLevel ?? this.config.compressionLevel) });
+      const chunker = new Chunker(gearTable(this.keys.chunker), this.config.chunker);
+      let outcome;
+      try {
+        outcome = await storeSources({ writer, reader, index, idKey: this.keys.id, chunker }, sources, parent?.tree, options);
+        await writer.flush();
+      } catch (error) {
+        await writer.abandon();
+        throw error;
+      }
+      const snapshot: Omit<Snapshot, 'id'> = {
+        time: started.toISOString(),
+        host,
+        username: safeUsername(),
+        sources: sources.map(({ name, kind, description }) => ({ name, kind, description })),
+        paths: sources.map((s) => s.description),
+        tags: [...new Set(options.tags ?? [])],
+        ...(parent ? { parent: parent.id } : {}),
+        tree: outcome.tree,
+        summary: { ...outcome.summary, bytesAdded: writer.bytesAdded, blobsAdded: writer.blobsAdded, durationMs: Date.now() - startedAt },
+        programVersion: PROGRAM_VERSION,
+      };
+      const id = await putJson(this.store, this.keys.encryption, SNAPSHOTS_PREFIX, snapshot);
+      return { id, ...snapshot };
+    });
+  }
+
+  /** All snapshots, oldest first. An unreadable snapshot is an error here; `check` reports it instead. */
+  async snapshots(): Promise<Snapshot[]> {
+    const { snapshots, problems } = await this.loadSnapshots();
+    if (problems[0]) throw new RepositoryError('REPO_CORRUPT', `${problems[0].message}; run \`cairn check\``);
+    return snapshots;
+  }
+
+  /** `latest`, a full id or a unique prefix; with `at`, the newest snapshot taken at or before it. */
+  async findSnapshot(ref: string, options: { at?: Date } = {}): Promise<Snapshot> {
+    const all = await this.snapshots();
+    if (ref === 'latest') {
+      const at = options.at?.toISOString();
+      const candidates = at ? all.filter((s) => s.time <= at) : all;
+      const found = candidates[candidates.length - 1];
+      if (!found) {
+        throw new RepositoryError('SNAPSHOT_NOT_FOUND', at ? `no snapshot was taken at or before ${at}` : 'the repository has no snapshots yet');
+      }
+      return found;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new RepositoryError('SNAPSHOT_NOT_FOUND', `"${ref}" is not a snapshot id: use "latest" or the hex id shown by \`cairn snapshots\``);
+    const matches = all.filter((s) => s.id.startsWith(ref));
+    if (matches.length > 1) throw new RepositoryError('SNAPSHOT_AMBIGUOUS', `snapshot id prefix ${ref} matches ${matches.length} snapshots; give more digits`);
+    if (!matches[0]) throw new RepositoryError('SNAPSHOT_NOT_FOUND', `no snapshot ${ref} in this repository; list them with \`cairn snapshots\``);
+    return matches[0];
+  }
+
+  /** Every node of the snapshot, depth-first, directories before their contents. Holds a shared lock while iterating. */
+  async *walk(snapshot: Snapshot, options: WalkOptions = {}): AsyncGenerator<RestoreEntry> {
+    const include = options.include?.map(normalizeInclude);
+    const lock = await Lock.acquire(this.store, this.keys, false);
+    try {
+      const index = await MasterIndex.load(this.store, this.keys.encryption);
+      yield* walkTree(new BlobReader(this.store, this.keys, index), snapshot.tree, include);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async *diff(from: Snapshot, to: Snapshot): AsyncGenerator<DiffEntry> {
+    const index = await MasterIndex.load(this.store, this.keys.encryption);
+    yield* diffTrees(new BlobReader(this.store, this.keys, index), from.tree, to.tree);
+  }
+
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
+    return this.withLock(false, async () => {
+      let index: MasterIndex;
+      try {
+        index = await MasterIndex.load(this.store, this.keys.encryption);
+      } catch (error) {
+        if (!(error instanceof RepositoryError)) throw error;
+        const problem: CheckProblem = { kind: 'index-unreadable', message: error.message, affects: [] };
+        return { ok: false, snapshots: 0, packs: 0, blobs: 0, bytesRead: 0, problems: [problem] };
+      }
+      const { snapshots, problems } = await this.loadSnapshots();
+      return checkRepository(this.store, this.keys.encryption, index, new BlobReader(this.store, this.keys, index), snapshots, problems, options);
+    });
+  }
+
+  async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<ForgetResult> {
+    const decision = applyPolicy(await this.snapshots(), policy);
+    if (options.dryRun) {
+      return { ...decision, ...(options.prune ? { prune: await this.prune({ dryRun: true }) } : {}) };
+    }
+    await this.withLock(true, async () => {
+      for (const snapshot of decision.remove) await this.store.delete(SNAPSHOTS_PREFIX + snapshot.id);
+    });
+    return { ...decision, ...(options.prune ? { prune: await this.prune() } : {}) };
+  }
+
+  async prune(options: { dryRun?: boolean } = {}): Promise<PruneResult> {
+    return this.withLock(true, async () => {
+      const index = await MasterIndex.load(this.store, this.keys.encryption);
+      const snapshots = await this.snapshots();
+      return pruneRepository(this.store, this.keys, index, new BlobReader(this.store, this.keys, index), snapshots, options.dryRun ?? false);
+    });
+  }
+
   /** Adds a key for `newPassword` and removes the one this repository was opened with; no data is rewritten. */
-  async changePassword(newPassword: string): Promise<void> { void newPassword; throw new Error('TODO'); }
-  async close(): Promise<void> { throw new Error('TODO'); }
+  async changePassword(newPassword: string): Promise<void> {
+    requirePassword(newPassword);
+    const newKeyId = await writeKeyFile(this.store, newPassword, this.keys);
+    await this.store.delete(KEYS_PREFIX + this.keyId);
+    this.keyId = newKeyId;
+  }
+
+  /** Removes stale locks (or every lock, with `all`); returns how many were removed. */
+  async unlock(options: { all?: boolean } = {}): Promise<number> {
+    return removeLocks(this.store, this.keys, options.all ?? false);
+  }
+
+  /** Nothing is held between operations; kept so callers need not change when caching arrives. */
+  async close(): Promise<void> {}
+
+  private async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
+    const lock = await Lock.acquire(this.store, this.keys, exclusive);
+    try {
+      return await work();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async latestOf(host: string, names: string[]): Promise<Snapshot | undefined> {
+    const wanted = [...names].sort().join('\0');
+    const all = await this.snapshots();
+    return all.filter((s) => s.host === host && s.sources.map((x) => x.name).sort().join('\0') === wanted).at(-1);
+  }
+
+  private async loadSnapshots(): Promise<{ snapshots: Snapshot[]; problems: CheckProblem[] }> {
+    const snapshots: Snapshot[] = [];
+    const problems: CheckProblem[] = [];
+    for (const key of await listKeys(this.store, SNAPSHOTS_PREFIX)) {
+      const id = key.slice(SNAPSHOTS_PREFIX.length);
+      if (!isObjectId(id)) continue;
+      try {
+        snapshots.push({ ...(await getJson<Omit<Snapshot, 'id'>>(this.store, this.keys.encryption, key, `snapshot ${id.slice(0, 8)}`)), id });
+      } catch (error) {
+        if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') continue; // forgotten while we listed
+        if (!(error instanceof CairnError) || error.code !== 'REPO_CORRUPT') throw error;
+        problems.push({ kind: 'snapshot-unreadable', message: error.message, key, affects: [{ snapshot: id }] });
+      }
+    }
+    snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+    return { snapshots, problems };
+  }
+}
+
+function requirePassword(password: string): void {
+  if (typeof password !== 'string' || password.length === 0) {
+    throw new RepositoryError('REPO_WRONG_PASSWORD', 'a password is required: set CAIRN_PASSWORD or pass --password-file');
+  }
+}
+
+function normalizeInclude(path: string): string {
+  return path.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }

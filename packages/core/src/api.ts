@@ -1,0 +1,97 @@
+import type {
+  CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot,
+} from '@cairn/repository';
+import type { ExecutorInstance, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
+import type { CairnEvents } from './events.js';
+import type { CairnHooks } from './hooks.js';
+import type { Logger } from './logger.js';
+import type { EventEmitter } from 'eventemitter3';
+import type { z } from 'zod';
+
+/** Where a repository lives and how to open it. `target` may be a URL or a local path. */
+export interface RepositoryRef {
+  target: TargetInstance | string;
+  password: string;
+}
+
+export interface CreateCairnOptions {
+  /** Cross-cutting plugins: `{ name, apply(cairn) }`. */
+  plugins?: CairnPlugin[];
+  /** Target plugins whose URL schemes `RepositoryRef.target` strings may use. A plain path needs one serving `file`. */
+  targets?: AnyTargetFactory[];
+  /** Default: `@cairn/executor-local`-like in-process runner with concurrency 1 (built in). */
+  executor?: ExecutorInstance;
+  logger?: Logger;
+}
+
+/**
+ * Any target factory, whatever its options. `TargetFactory<z.ZodType>` would not do: a factory's
+ * options parameter is contravariant, so `TargetFactory<ZodObject<…>>` is not assignable to it.
+ */
+export type AnyTargetFactory = ((options: never) => TargetInstance) & {
+  readonly pluginName: string;
+  readonly optionsSchema: z.ZodType;
+  readonly urls?: { schemes: string[]; parse(url: string): unknown };
+};
+
+export interface CairnPlugin {
+  name: string;
+  apply(cairn: Cairn): void;
+}
+
+export interface BackupRequest {
+  repository: RepositoryRef;
+  sources: SourceInstance[];
+  tags?: string[];
+  host?: string;
+  compressionLevel?: number;
+  /** Default: the newest snapshot of the same host and sources. */
+  parent?: string | null;
+  signal?: AbortSignal;
+}
+
+export interface BackupResult {
+  snapshot: Snapshot;
+  /** Entries that could not be read (the snapshot is then marked incomplete). */
+  warnings: Array<{ path: string; message: string }>;
+}
+
+export interface RestoreRequest {
+  repository: RepositoryRef;
+  /** `latest`, an id or a unique id prefix. */
+  snapshot: string;
+  /** Point in time: the newest snapshot taken at or before it (with `snapshot: 'latest'`). */
+  at?: Date;
+  /** Directory to restore into; restore never writes outside it. */
+  targetDir: string;
+  /** Snapshot paths to restore (and everything under them). */
+  include?: string[];
+  signal?: AbortSignal;
+}
+
+export interface RestoreOutcome extends RestoreResult {
+  snapshot: Snapshot;
+}
+
+export interface Cairn {
+  readonly hooks: CairnHooks;
+  readonly events: EventEmitter<CairnEvents>;
+  readonly executor: ExecutorInstance;
+  readonly logger: Logger;
+  use(plugin: CairnPlugin): this;
+  /** A target for a URL or a plain path, through the registered target plugins. */
+  resolveTarget(urlOrPath: string): TargetInstance;
+  init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }>;
+  backup(request: BackupRequest): Promise<BackupResult>;
+  restore(request: RestoreRequest): Promise<RestoreOutcome>;
+  snapshots(request: { repository: RepositoryRef }): Promise<Snapshot[]>;
+  /** The nodes of one snapshot, depth-first. */
+  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] }): Promise<Array<Omit<RestoreEntry, 'open'>>>;
+  diff(request: { repository: RepositoryRef; from: string; to: string }): Promise<DiffEntry[]>;
+  check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport>;
+  forget(request: { repository: RepositoryRef; policy: RetentionPolicy; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult>;
+  prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult>;
+  changePassword(request: { repository: RepositoryRef; newPassword: string }): Promise<void>;
+  /** Waits for running jobs and closes the executor. */
+  close(): Promise<void>;
+}

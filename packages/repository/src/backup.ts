@@ -1,0 +1,238 @@
+import type { BlobReader } from './blob-reader.js';
+import type { BlobWriter } from './blob-writer.js';
+import { chunkStream, type Chunker } from './chunker.js';
+import { blobId } from './crypto.js';
+import type { SourceEntry } from './entry.js';
+import { CairnError, RepositoryError, throwIfAborted } from './errors.js';
+import type { MasterIndex } from './master-index.js';
+import { decodeTree, encodeTree, splitEntryPath, type TreeNode } from './tree.js';
+import type { BackupOptions, BackupSourceInput, BackupWarning, SnapshotSummary } from './types.js';
+
+interface BackupDeps {
+  writer: BlobWriter;
+  reader: BlobReader;
+  index: MasterIndex;
+  idKey: Buffer;
+  chunker: Chunker;
+}
+
+/** A directory being assembled: its children accumulate until the walk leaves it. */
+interface Frame {
+  /** Path segments from the snapshot root. */
+  segments: string[];
+  node: TreeNode;
+  children: TreeNode[];
+  names: Set<string>;
+  /** The same directory in the parent snapshot, loaded on first use. */
+  previous: () => Promise<Map<string, TreeNode> | undefined>;
+}
+
+export interface BackupOutcome {
+  tree: string;
+  summary: Omit<SnapshotSummary, 'bytesAdded' | 'blobsAdded' | 'durationMs'>;
+  warnings: BackupWarning[];
+}
+
+/**
+ * Walks every source once, depth-first, storing new content and building the snapshot's trees
+ * bottom-up. Files whose size, mtime and change key match the parent snapshot keep their
+ * chunk list without being read.
+ */
+export async function storeSources(
+  deps: BackupDeps,
+  sources: BackupSourceInput[],
+  parentTree: string | undefined,
+  options: BackupOptions,
+): Promise<BackupOutcome> {
+  const { writer, reader } = deps;
+  const counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0, bytesRead: 0, bytesTotal: 0 };
+  const warnings: BackupWarning[] = [];
+  const progress = throttle(options.onProgress, () => ({
+    filesDone: counts.filesNew + counts.filesChanged + counts.filesUnchanged,
+    bytesDone: counts.bytesTotal,
+    bytesAdded: writer.bytesAdded,
+    currentPath,
+  }));
+  let currentPath = '';
+  const now = (options.time ?? new Date()).getTime();
+
+  const loadChildren = async (treeId: string | undefined): Promise<Map<string, TreeNode> | undefined> => {
+    if (!treeId) return undefined;
+    const nodes = decodeTree(await reader.read(treeId), treeId);
+    return new Map(nodes.map((node) => [node.name, node]));
+  };
+  const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => (value ??= load());
+  };
+  const openFrame = (parent: Frame | undefined, node: TreeNode): Frame => {
+    const segments = parent ? [...parent.segments, node.name] : [];
+    const previous = parent
+      ? lazy(async () => {
+          const before = (await parent.previous())?.get(node.name);
+          return before?.type === 'dir' ? loadChildren(before.subtree) : undefined;
+        })
+      : lazy(() => loadChildren(parentTree));
+    return { segments, node, children: [], names: new Set(), previous };
+  };
+  const addChild = (frame: Frame, node: TreeNode, path: string): void => {
+    if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
+    frame.names.add(node.name);
+    frame.children.push(node);
+  };
+  const closeFrame = async (frame: Frame, parent: Frame): Promise<void> => {
+    const data = encodeTree(frame.children);
+    const id = blobId(deps.idKey, data);
+    await writer.save('tree', id, data);
+    counts.dirs++;
+    addChild(parent, { ...frame.node, subtree: id }, frame.segments.join('/'));
+  };
+  const directory = (name: string, mode = 0o755, mtime = now): TreeNode => ({ name, type: 'dir', mode, mtime, size: 0 });
+
+  const root = openFrame(undefined, directory(''));
+  const stack: Frame[] = [root];
+  const top = (): Frame => stack[stack.length - 1]!;
+
+  for (const source of sources) {
+    const [sourceName] = splitEntryPath(source.name);
+    if (root.names.has(sourceName!)) throw new RepositoryError('BAD_ENTRY', `two sources are named ${JSON.stringify(source.name)}; give each a unique name`);
+    stack.push(openFrame(root, directory(sourceName!)));
+    for await (const entry of source.entries) {
+      throwIfAborted(options.signal);
+      const segments = [sourceName!, ...splitEntryPath(entry.path)];
+      currentPath = segments.join('/');
+      const dirSegments = segments.slice(0, -1);
+      // Leave the directories this entry is not inside; they are complete.
+      while (stack.length > 1 && !isPrefix(top().segments, dirSegments)) {
+        const done = stack.pop()!;
+        await closeFrame(done, top());
+      }
+      if (stack.length === 1) throw outOfOrder(currentPath);
+      // Directories a source did not list explicitly are created with default metadata.
+      for (let depth = top().segments.length; depth < dirSegments.length; depth++) {
+        const name = dirSegments[depth]!;
+        if (top().names.has(name)) throw outOfOrder(currentPath);
+        stack.push(openFrame(top(), directory(name)));
+      }
+      const name = segments[segments.length - 1]!;
+      const node = toNode(name, entry);
+      if (entry.type === 'dir') {
+        if (top().names.has(name)) throw outOfOrder(currentPath);
+        stack.push(openFrame(top(), node));
+        continue;
+      }
+      if (entry.type === 'file') {
+        const stored = await storeFile(deps, top(), node, entry, counts, (warning) => {
+          warnings.push(warning);
+          options.onWarning?.(warning);
+        }, currentPath, options.signal);
+        if (!stored) continue;
+        counts.bytesTotal += node.size;
+      }
+      addChild(top(), node, currentPath);
+      progress.maybe();
+    }
+    while (stack.length > 1) {
+      const done = stack.pop()!;
+      await closeFrame(done, top());
+    }
+  }
+  const rootData = encodeTree(root.children);
+  const tree = blobId(deps.idKey, rootData);
+  await writer.save('tree', tree, rootData);
+  progress.final();
+  return { tree, summary: { ...counts, warnings: warnings.length, complete: warnings.length === 0 }, warnings };
+}
+
+/** Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped with a warning. */
+async function storeFile(
+  deps: BackupDeps,
+  frame: Frame,
+  node: TreeNode,
+  entry: SourceEntry,
+  counts: { filesNew: number; filesChanged: number; filesUnchanged: number; bytesRead: number },
+  warn: (warning: BackupWarning) => void,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const before = (await frame.previous())?.get(node.name);
+  if (
+    before?.type === 'file' && entry.changeKey !== undefined && before.key === entry.changeKey
+    && before.size === entry.size && before.mtime === entry.mtimeMs && before.content?.every((id) => deps.index.has(id))
+  ) {
+    node.content = before.content;
+    counts.filesUnchanged++;
+    return true;
+  }
+  if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
+  const content: string[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of chunkStream(deps.chunker, readGuarded(entry.open))) {
+      throwIfAborted(signal);
+      const id = blobId(deps.idKey, chunk);
+      await deps.writer.save('data', id, chunk);
+      content.push(id);
+      size += chunk.length;
+    }
+  } catch (error) {
+    if (!(error instanceof SourceReadFailure)) throw error;
+    deps.chunker.finish(); // drop what was buffered of this file
+    const cause = error.cause as { message?: string; code?: string } | undefined;
+    warn({ path, message: `cannot read ${path}: ${cause?.message ?? String(cause)}`, code: cause?.code ?? 'SOURCE_UNREADABLE' });
+    return false;
+  }
+  counts.bytesRead += size;
+  node.size = size;
+  node.content = content;
+  if (before?.type === 'file') counts.filesChanged++;
+  else counts.filesNew++;
+  return true;
+}
+
+/** Marks errors raised by the source while reading, so they become warnings rather than failures. */
+class SourceReadFailure extends Error {}
+
+async function* readGuarded(open: NonNullable<SourceEntry['open']>): AsyncGenerator<Uint8Array> {
+  let failure: unknown;
+  try {
+    for await (const part of await open()) yield part;
+    return;
+  } catch (error) {
+    if (error instanceof CairnError && error.code === 'ABORTED') throw error;
+    failure = error;
+  }
+  throw new SourceReadFailure('source read failed', { cause: failure });
+}
+
+function toNode(name: string, entry: SourceEntry): TreeNode {
+  const node: TreeNode = { name, type: entry.type, mode: entry.mode, mtime: entry.mtimeMs, size: entry.type === 'file' ? entry.size : 0 };
+  if (entry.changeKey !== undefined) node.key = entry.changeKey;
+  if (entry.type === 'symlink') node.target = entry.linkTarget ?? '';
+  if (entry.metadata && Object.keys(entry.metadata).length > 0) node.meta = entry.metadata;
+  return node;
+}
+
+function isPrefix(prefix: string[], path: string[]): boolean {
+  return prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
+}
+
+function outOfOrder(path: string): RepositoryError {
+  return new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} after leaving its directory: entries must be depth-first`);
+}
+
+function throttle<T>(callback: ((value: T) => void) | undefined, snapshot: () => T, intervalMs = 100) {
+  let last = 0;
+  return {
+    maybe(): void {
+      if (!callback) return;
+      const now = Date.now();
+      if (now - last < intervalMs) return;
+      last = now;
+      callback(snapshot());
+    },
+    final(): void {
+      callback?.(snapshot());
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import type { BlobReader } from './blob-reader.js';
+import type { BlobStore } from './blob-store.js';
+import { CairnError } from './errors.js';
+import { DATA_PREFIX, idFromKey, packKey } from './layout.js';
+import type { MasterIndex } from './master-index.js';
+import { parsePackHeader } from './pack.js';
+import { loadTree } from './walk.js';
+import type { CheckOptions, CheckProblem, CheckReport, Snapshot } from './types.js';
+
+/**
+ * Structure check: every indexed pack exists with its size, every snapshot's trees load, and
+ * every blob they reference is indexed. With `readData`, each pack is downloaded, its SHA-256
+ * compared to its name, its header compared to the index, and every blob decrypted and re-hashed.
+ * Problems are then traced to the snapshots and files they affect.
+ */
+export async function checkRepository(
+  store: BlobStore,
+  encryptionKey: Buffer,
+  index: MasterIndex,
+  reader: BlobReader,
+  snapshots: Snapshot[],
+  snapshotProblems: CheckProblem[],
+  options: CheckOptions,
+): Promise<CheckReport> {
+  const problems: CheckProblem[] = [...snapshotProblems];
+  const badBlobs = new Map<string, CheckProblem>();
+  const stored = new Map<string, number>();
+  for await (const info of store.list(DATA_PREFIX)) stored.set(idFromKey(info.key), info.size);
+
+  const blobsByPack = new Map<string, Array<[string, { offset: number; length: number }]>>();
+  for (const [id, location] of index.entries()) {
+    const list = blobsByPack.get(location.pack) ?? [];
+    list.push([id, location]);
+    blobsByPack.set(location.pack, list);
+  }
+  for (const [pack, { size }] of index.packs) {
+    const actual = stored.get(pack);
+    const problem = actual === undefined
+      ? { kind: 'missing-pack' as const, message: `pack ${pack.slice(0, 12)} is missing` }
+      : actual !== size ? { kind: 'pack-size' as const, message: `pack ${pack.slice(0, 12)} is ${actual} bytes, the index says ${size}` } : undefined;
+    if (!problem) continue;
+    const entry: CheckProblem = { ...problem, key: packKey(pack), affects: [] };
+    problems.push(entry);
+    for (const [id] of blobsByPack.get(pack) ?? []) badBlobs.set(id, entry);
+  }
+
+  let bytesRead = 0;
+  if (options.readData) {
+    let packsDone = 0;
+    const total = index.packs.size;
+    for (const [pack, { size }] of index.packs) {
+      if (options.signal?.aborted) break;
+      const blobs = blobsByPack.get(pack) ?? [];
+      if (!stored.has(pack) || stored.get(pack) !== size) continue;
+      const key = packKey(pack);
+      const chunks: Buffer[] = [];
+      const hash = createHash('sha256');
+      for await (const part of await store.get(key)) {
+        const buffer = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+        hash.update(buffer);
+        chunks.push(buffer);
+      }
+      const bytes = Buffer.concat(chunks);
+      bytesRead += bytes.length;
+      if (hash.digest('hex') !== pack) {
+        problems.push({ kind: 'pack-hash', message: `pack ${pack.slice(0, 12)} does not match its hash: its content changed`, key, affects: [] });
+      }
+      try {
+        parsePackHeader(encryptionKey, bytes, bytes.length, `pack ${pack.slice(0, 12)}`);
+      } catch (error) {
+        problems.push({ kind: 'pack-hash', message: describe(error), key, affects: [] });
+      }
+      for (const [id, location] of blobs) {
+        try {
+          await reader.open(id, bytes.subarray(location.offset, location.offset + location.length), `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
+        } catch (error) {
+          const problem: CheckProblem = { kind: 'blob-unreadable', message: describe(error), key, affects: [] };
+          problems.push(problem);
+          badBlobs.set(id, problem);
+        }
+      }
+      options.onProgress?.({ packsDone: ++packsDone, packsTotal: total, bytesDone: bytesRead });
+    }
+  }
+
+  // Walk every snapshot once: find unindexed blobs and trace damaged ones to files.
+  for (const snapshot of snapshots) {
+    const visit = async (treeId: string, prefix: string): Promise<void> => {
+      const blocked = badBlobs.get(treeId);
+      if (blocked || !index.has(treeId)) {
+        const problem = blocked ?? addMissing(problems, badBlobs, treeId, `tree ${treeId.slice(0, 12)} is not in any index`);
+        problem.affects.push({ snapshot: snapshot.id, path: prefix || '/' });
+        return;
+      }
+      let nodes;
+      try {
+        nodes = await loadTree(reader, treeId);
+      } catch (error) {
+        const problem: CheckProblem = { kind: 'tree-unreadable', message: describe(error), affects: [{ snapshot: snapshot.id, path: prefix || '/' }] };
+        problems.push(problem);
+        badBlobs.set(treeId, problem);
+        return;
+      }
+      for (const node of nodes) {
+        const path = prefix ? `${prefix}/${node.name}` : node.name;
+        if (node.type === 'dir' && node.subtree) await visit(node.subtree, path);
+        for (const id of node.content ?? []) {
+          const problem = badBlobs.get(id) ?? (index.has(id) ? undefined : addMissing(problems, badBlobs, id, `data blob ${id.slice(0, 12)} is not in any index`));
+          if (problem && !problem.affects.some((a) => a.snapshot === snapshot.id && a.path === path)) problem.affects.push({ snapshot: snapshot.id, path });
+        }
+      }
+    };
+    await visit(snapshot.tree, '');
+  }
+  return { ok: problems.length === 0, snapshots: snapshots.length, packs: index.packs.size, blobs: index.size, bytesRead, problems };
+}
+
+function addMissing(problems: CheckProblem[], bad: Map<string, CheckProblem>, id: string, message: string): CheckProblem {
+  const problem: CheckProblem = { kind: 'blob-missing', message, affects: [] };
+  problems.push(problem);
+  bad.set(id, problem);
+  return problem;
+}
+
+function describe(error: unknown): string {
+  return error instanceof CairnError || error instanceof Error ? error.message : String(error);
+}

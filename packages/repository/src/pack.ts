@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { seal, unseal } from './crypto.js';
+import { RepositoryError } from './errors.js';
+
+/**
+ * A pack is `blob envelope… ‖ sealed header ‖ header length (u32 LE)`. The header lists every
+ * blob, so the index can be rebuilt from the packs alone. Packs are named by the SHA-256 of
+ * their bytes, which `check --read-data` verifies.
+ */
+export type BlobType = 'data' | 'tree';
+
+export interface PackedBlob {
+  type: BlobType;
+  id: string;
+  offset: number;
+  /** Stored (sealed) length. */
+  length: number;
+  /** Length of the plaintext before compression. */
+  rawLength: number;
+}
+
+const HEADER_ENTRY = 1 + 4 + 4 + 32;
+
+export class PackBuilder {
+  readonly blobs: PackedBlob[] = [];
+  private readonly parts: Buffer[] = [];
+  size = 0;
+
+  add(type: BlobType, id: string, envelope: Buffer, rawLength: number): void {
+    this.blobs.push({ type, id, offset: this.size, length: envelope.length, rawLength });
+    this.parts.push(envelope);
+    this.size += envelope.length;
+  }
+
+  /** Seals the header and returns the pack's bytes (as parts, to avoid a copy) and its id. */
+  finish(key: Buffer): { id: string; parts: Buffer[]; size: number; blobs: PackedBlob[] } {
+    const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY);
+    this.blobs.forEach((blob, i) => {
+      const at = i * HEADER_ENTRY;
+      header.writeUInt8(blob.type === 'tree' ? 1 : 0, at);
+      header.writeUInt32LE(blob.length, at + 1);
+      header.writeUInt32LE(blob.rawLength, at + 5);
+      header.write(blob.id, at + 9, 'hex');
+    });
+    const sealedHeader = seal(key, header);
+    const trailer = Buffer.alloc(4);
+    trailer.writeUInt32LE(sealedHeader.length);
+    const parts = [...this.parts, sealedHeader, trailer];
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    const size = this.size + sealedHeader.length + 4;
+    return { id: hash.digest('hex'), parts, size, blobs: this.blobs };
+  }
+}
+
+/** Reads the blob list from a pack's last bytes (`tail` must hold at least the sealed header and trailer). */
+export function parsePackHeader(key: Buffer, tail: Buffer, packSize: number, what: string): PackedBlob[] {
+  if (tail.length < 4) throw new RepositoryError('REPO_CORRUPT', `${what} is too short to be a pack`);
+  const headerLength = tail.readUInt32LE(tail.length - 4);
+  if (headerLength + 4 > tail.length || headerLength + 4 > packSize) {
+    throw new RepositoryError('REPO_CORRUPT', `${what} has an invalid header length`);
+  }
+  const header = unseal(key, tail.subarray(tail.length - 4 - headerLength, tail.length - 4), `${what} header`);
+  if (header.length % HEADER_ENTRY !== 0) throw new RepositoryError('REPO_CORRUPT', `${what} header is malformed`);
+  const blobs: PackedBlob[] = [];
+  let offset = 0;
+  for (let at = 0; at < header.length; at += HEADER_ENTRY) {
+    const length = header.readUInt32LE(at + 1);
+    blobs.push({
+      type: header.readUInt8(at) === 1 ? 'tree' : 'data',
+      length,
+      rawLength: header.readUInt32LE(at + 5),
+      id: header.toString('hex', at + 9, at + 9 + 32),
+      offset,
+    });
+    offset += length;
+  }
+  return blobs;
+}
