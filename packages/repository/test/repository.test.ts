@@ -1,0 +1,169 @@
+import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Repository } from '../src/index.js';
+import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempStore, type MemoryFile } from './helpers.js';
+
+const tree: MemoryFile[] = [
+  { path: 'docs', type: 'dir', mode: 0o750 },
+  { path: 'docs/empty', type: 'dir' },
+  { path: 'docs/héllo wörld.txt', data: Buffer.from('hello\n'.repeat(1000)), mode: 0o600 },
+  { path: 'docs/zero', data: Buffer.alloc(0) },
+  { path: 'link', type: 'symlink', linkTarget: '../outside/target' },
+  { path: 'big.bin', data: randomData(1, 3 * 1024 * 1024 + 17) },
+];
+
+async function backup(repo: Repository, files: MemoryFile[], opened: string[] = [], time?: Date) {
+  return repo.backup([{ name: 'data', kind: 'test', description: 'test data', entries: entriesOf(files, opened) }], { time, host: 'test-host' });
+}
+
+describe('Repository', () => {
+  it('round-trips a tree byte for byte, with metadata', async () => {
+    const { repo } = await newRepository();
+    const snapshot = await backup(repo, tree);
+    expect(snapshot.summary).toMatchObject({ filesNew: 3, filesChanged: 0, filesUnchanged: 0, complete: true });
+    const restored = await collect(repo.walk(snapshot));
+    expect([...restored.keys()]).toEqual(['data', 'data/big.bin', 'data/docs', 'data/docs/empty', 'data/docs/héllo wörld.txt', 'data/docs/zero', 'data/link']);
+    for (const file of tree) {
+      const got = restored.get(`data/${file.path}`)!;
+      expect(got.entry.type).toBe(file.type ?? 'file');
+      if (file.data) expect(got.data!.equals(file.data)).toBe(true);
+      if (file.mode) expect(got.entry.mode).toBe(file.mode);
+    }
+    expect(restored.get('data/link')!.entry.linkTarget).toBe('../outside/target');
+  });
+
+  it('reads no content of an unchanged tree and stores almost nothing', async () => {
+    const { repo } = await newRepository();
+    await backup(repo, tree);
+    const opened: string[] = [];
+    const second = await backup(repo, tree, opened);
+    expect(opened).toEqual([]);
+    expect(second.summary).toMatchObject({ filesNew: 0, filesChanged: 0, filesUnchanged: 3, bytesRead: 0 });
+    expect(second.summary.bytesAdded).toBeLessThan(4096);
+    expect(second.parent).toBeDefined();
+  });
+
+  it('stores only the chunks around a 100-byte insertion in a 64 MiB file', async () => {
+    const { repo } = await newRepository();
+    const original = randomData(7, 64 * 1024 * 1024);
+    await backup(repo, [{ path: 'f.bin', data: original, changeKey: 'a' }]);
+    const half = original.length >> 1;
+    const changed = Buffer.concat([original.subarray(0, half), randomData(8, 100), original.subarray(half)]);
+    const second = await backup(repo, [{ path: 'f.bin', data: changed, changeKey: 'b' }]);
+    expect(second.summary.filesChanged).toBe(1);
+    expect(second.summary.bytesAdded).toBeLessThan(5 * 1024 * 1024);
+    const restored = await collect(repo.walk(second));
+    expect(restored.get('data/f.bin')!.data!.equals(changed)).toBe(true);
+  });
+
+  it('finds snapshots by prefix, latest and point in time', async () => {
+    const { repo } = await newRepository();
+    const a = await backup(repo, tree, [], new Date('2026-01-01T00:00:00Z'));
+    const b = await backup(repo, tree.slice(0, 2), [], new Date('2026-02-01T00:00:00Z'));
+    expect((await repo.findSnapshot('latest')).id).toBe(b.id);
+    expect((await repo.findSnapshot(a.id.slice(0, 8))).id).toBe(a.id);
+    expect((await repo.findSnapshot('latest', { at: new Date('2026-01-15T00:00:00Z') })).id).toBe(a.id);
+    await expect(repo.findSnapshot('latest', { at: new Date('2025-01-01T00:00:00Z') })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await expect(repo.findSnapshot('ffffffff')).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    const changes = [];
+    for await (const change of repo.diff(a, b)) changes.push(change);
+    expect(changes.map((c) => `${c.change} ${c.path}`)).toContain('removed data/big.bin');
+  });
+
+  it('refuses a wrong password, a missing repository and a second init', async () => {
+    const { store } = await newRepository('right');
+    await expect(Repository.open(store, { password: 'wrong' })).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
+    await expect(Repository.init(store, { password: 'x', kdf: FAST_KDF })).rejects.toMatchObject({ code: 'REPO_EXISTS' });
+    const empty = await tempStore();
+    await expect(Repository.open(empty.store, { password: 'x' })).rejects.toMatchObject({ code: 'REPO_NOT_FOUND' });
+  });
+
+  it('changes the password without rewriting data', async () => {
+    const { repo, store } = await newRepository('old');
+    const snapshot = await backup(repo, tree);
+    await repo.changePassword('new');
+    await expect(Repository.open(store, { password: 'old' })).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
+    const reopened = await Repository.open(store, { password: 'new' });
+    expect((await reopened.findSnapshot('latest')).id).toBe(snapshot.id);
+  });
+
+  it('keeps file names and content unreadable without the password', async () => {
+    const { repo, dir } = await newRepository();
+    await backup(repo, [{ path: 'secret-name.txt', data: Buffer.from('secret-content '.repeat(100)) }]);
+    const all = await readdir(dir, { recursive: true, withFileTypes: true });
+    for (const file of all.filter((f) => f.isFile())) {
+      const bytes = await readFile(join(file.parentPath, file.name));
+      expect(bytes.includes('secret-name')).toBe(false);
+      expect(bytes.includes('secret-content')).toBe(false);
+    }
+  });
+
+  it('reports a corrupted pack with the snapshots and files it affects', async () => {
+    const { repo, dir } = await newRepository();
+    const snapshot = await backup(repo, [{ path: 'only.bin', data: randomData(3, 100_000) }]);
+    expect((await repo.check({ readData: true })).ok).toBe(true);
+    // The data pack is the large one; the tree pack stays intact so the damage can be traced to the file.
+    const packs = (await readdir(join(dir, 'data'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    const sized = await Promise.all(packs.map(async (f) => ({ path: join(f.parentPath, f.name), size: (await readFile(join(f.parentPath, f.name))).length })));
+    const dataPack = sized.sort((a, b) => b.size - a.size)[0]!.path;
+    const bytes = await readFile(dataPack);
+    bytes[40] = bytes[40]! ^ 0xff;
+    await writeFile(dataPack, bytes);
+    const report = await repo.check({ readData: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems.flatMap((p) => p.affects)).toContainEqual({ snapshot: snapshot.id, path: 'data/only.bin' });
+    await expect(collect(repo.walk(snapshot))).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
+  });
+
+  it('reports a truncated index as damage, not a crash', async () => {
+    const { repo, dir } = await newRepository();
+    const snapshot = await backup(repo, tree);
+    const [index] = await readdir(join(dir, 'index'));
+    await truncate(join(dir, 'index', index!), 10);
+    await expect(collect(repo.walk(snapshot))).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
+    const report = await repo.check();
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]!.kind).toBe('index-unreadable');
+  });
+
+  it('forgets by policy and prunes unreferenced data, keeping the rest restorable', async () => {
+    const { repo, dir } = await newRepository();
+    await backup(repo, [{ path: 'a.bin', data: randomData(10, 2_000_000) }], [], new Date('2026-01-01T00:00:00Z'));
+    const kept = await backup(repo, [{ path: 'b.bin', data: randomData(11, 2_000_000) }], [], new Date('2026-01-02T00:00:00Z'));
+    const before = (await readdir(join(dir, 'data'), { recursive: true })).length;
+    const result = await repo.forget({ keepLast: 1 }, { prune: true });
+    expect(result.remove).toHaveLength(1);
+    expect(result.prune!.packsDeleted).toBeGreaterThan(0);
+    expect((await readdir(join(dir, 'data'), { recursive: true })).length).toBeLessThan(before);
+    const restored = await collect(repo.walk(kept));
+    expect(restored.get('data/b.bin')!.data!.equals(randomData(11, 2_000_000))).toBe(true);
+    expect((await repo.check({ readData: true })).ok).toBe(true);
+    await expect(repo.forget({})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('rejects entries with unsafe paths or out of order', async () => {
+    const { repo } = await newRepository();
+    await expect(backup(repo, [{ path: '../escape', data: Buffer.from('x') }])).rejects.toMatchObject({ code: 'BAD_ENTRY' });
+    await expect(backup(repo, [{ path: 'a/b', data: Buffer.from('x') }, { path: 'c', data: Buffer.from('x') }, { path: 'a/d', data: Buffer.from('x') }])).rejects.toMatchObject({ code: 'BAD_ENTRY' });
+  });
+
+  it('counts an unreadable file as a warning and marks the snapshot incomplete', async () => {
+    const { repo } = await newRepository();
+    const failing = (async function* () {
+      yield* entriesOf([{ path: 'ok.txt', data: Buffer.from('fine') }]);
+      yield {
+        path: 'broken.txt', type: 'file' as const, mode: 0o644, mtimeMs: 0, size: 10,
+        open: async function* (): AsyncGenerator<Uint8Array> {
+          yield Buffer.from('par');
+          throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+        },
+      };
+    })();
+    const warnings: string[] = [];
+    const snapshot = await repo.backup([{ name: 'data', kind: 'test', description: 't', entries: failing }], { onWarning: (w) => warnings.push(w.path) });
+    expect(warnings).toEqual(['data/broken.txt']);
+    expect(snapshot.summary).toMatchObject({ warnings: 1, complete: false, filesNew: 1 });
+    expect([...(await collect(repo.walk(snapshot))).keys()]).toEqual(['data', 'data/ok.txt']);
+  });
+});
