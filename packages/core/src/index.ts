@@ -2,3 +2,23 @@ export * from './errors.js';
 export * from './contracts.js';
 export type { Logger } from './logger.js';
 export type * from '@cairn/repository';
+export { writeEntriesToDirectory } from './restore-to-directory.js';
+export { createCairn } from './orchestrator.js';
+export type {
+  AnyTargetFactory, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, BackupRequest, BackupResult, RestoreRequest, RestoreOutcome,
+} from './api.js';
+export { createHooks } from './hooks.js';
+export type {
+  CairnHooks, RunOperation, RunRequestInfo, BackupPlan, RestorePlan, ProgressEvent, AfterBackupInfo, AfterRestoreInfo,
+} from './hooks.js';
+export { AsyncEventEmitter, createEvents } from './events.js';
+export type { CairnEvents, LogLevel, RunEndInfo, RunWarning } from './events.js';
+export { createLocalExecutor, localExecutorOptions } from './local-executor.js';
+export type { LocalExecutorOptions } from './local-executor.js';
+export {
+  defineConfig, loadConfig, resolvePassword, cairnConfig, repositoryConfig, jobConfig, passwordSpec, retentionSchema,
+} from './config.js';
+export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, RetentionConfig, PasswordSpec } from './config.js';
+export { createConsoleLogger, silentLogger } from './logger-impl.js';
+export type { ConsoleLoggerOptions } from './logger-impl.js';
+export { redact } from './redact.js';

@@ -54,6 +54,10 @@ export async function storeSources(
     currentPath,
   }));
   let currentPath = '';
+  const warn = (warning: BackupWarning): void => {
+    warnings.push(warning);
+    options.onWarning?.(warning);
+  };
   const now = (options.time ?? new Date()).getTime();
 
   const loadChildren = async (treeId: string | undefined): Promise<Map<string, TreeNode> | undefined> => {
@@ -97,7 +101,8 @@ export async function storeSources(
     const [sourceName] = splitEntryPath(source.name);
     if (root.names.has(sourceName!)) throw new RepositoryError('BAD_ENTRY', `two sources are named ${JSON.stringify(source.name)}; give each a unique name`);
     stack.push(openFrame(root, directory(sourceName!)));
-    for await (const entry of source.entries) {
+    const entries = typeof source.entries === 'function' ? source.entries(warn) : source.entries;
+    for await (const entry of entries) {
       throwIfAborted(options.signal);
       const segments = [sourceName!, ...splitEntryPath(entry.path)];
       currentPath = segments.join('/');
@@ -122,10 +127,7 @@ export async function storeSources(
         continue;
       }
       if (entry.type === 'file') {
-        const stored = await storeFile(deps, top(), node, entry, counts, (warning) => {
-          warnings.push(warning);
-          options.onWarning?.(warning);
-        }, currentPath, options.signal);
+        const stored = await storeFile(deps, top(), node, entry, counts, warn, currentPath, options.signal);
         if (!stored) continue;
         counts.bytesTotal += node.size;
       }

@@ -8,8 +8,11 @@ export interface BackupSourceInput {
   kind: string;
   /** Human-readable description without secrets (`/home/ann/data`). */
   description: string;
-  /** Depth-first: a directory before its contents, all of a directory's contents before its next sibling. */
-  entries: AsyncIterable<SourceEntry>;
+  /**
+   * Depth-first: a directory before its contents, all of a directory's contents before its next sibling.
+   * As a function, it receives `warn` for entries the source had to skip; they count in the summary.
+   */
+  entries: AsyncIterable<SourceEntry> | ((warn: (warning: BackupWarning) => void) => AsyncIterable<SourceEntry>);
 }
 
 export interface BackupOptions {

@@ -1,0 +1,176 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { AnyTargetFactory, CairnPlugin } from './api.js';
+import type { ExecutorInstance, SourceInstance } from './contracts.js';
+import { ConfigError } from './errors.js';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'names use letters, digits, ".", "_" and "-", starting with a letter or digit');
+const level = z.number({ error: 'expected a compression level from 1 to 9' }).int().min(1).max(9)
+  .describe('Compression level, 1 (fastest) to 9 (smallest).');
+
+export const passwordSpec = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().min(1).describe('Environment variable holding the password.') }),
+  z.strictObject({ file: z.string().min(1).describe('File holding the password (one trailing newline ignored).') }),
+], { error: 'expected a password: a string, { env: "VARIABLE" } or { file: "/path/to/file" }' });
+export type PasswordSpec = z.infer<typeof passwordSpec>;
+
+export const retentionSchema = z.strictObject({
+  keepLast: z.number().int().min(0).optional().describe('Keep the newest N snapshots.'),
+  keepHourly: z.number().int().min(0).optional().describe('Keep the newest snapshot of each of the last N hours that have one.'),
+  keepDaily: z.number().int().min(0).optional().describe('Same, per day.'),
+  keepWeekly: z.number().int().min(0).optional().describe('Same, per ISO week.'),
+  keepMonthly: z.number().int().min(0).optional().describe('Same, per month.'),
+  keepYearly: z.number().int().min(0).optional().describe('Same, per year.'),
+  keepWithin: z.string().regex(/^(\d+[ymwdh])+$/, 'expected a duration such as "30d", "12h", "2w" or "1y6m"').optional()
+    .describe('Keep every snapshot newer than this duration.'),
+  keepTags: z.array(z.string().min(1)).optional().describe('Keep every snapshot carrying one of these tags.'),
+});
+
+const sourceInstance = z.custom<SourceInstance>(
+  (value) => isObject(value) && value.kind === 'source' && typeof value.name === 'string',
+  { error: 'expected a source: call a source factory, e.g. filesSource({ path: "/data" })' },
+);
+const executorInstance = z.custom<ExecutorInstance>(
+  (value) => isObject(value) && value.kind === 'executor' && typeof value.submit === 'function',
+  { error: 'expected an executor: call an executor factory, e.g. localExecutor({ concurrency: 2 })' },
+);
+const pluginInstance = z.custom<CairnPlugin>(
+  (value) => isObject(value) && typeof value.name === 'string' && typeof value.apply === 'function',
+  { error: 'expected a plugin: an object with a name and an apply(cairn) function' },
+);
+const targetFactory = z.custom<AnyTargetFactory>(
+  (value) => typeof value === 'function' && typeof (value as { pluginName?: unknown }).pluginName === 'string',
+  { error: 'expected a target plugin factory (e.g. localTarget), not a call to it' },
+);
+
+export const repositoryConfig = z.strictObject({
+  url: z.string().min(1, 'expected a path or URL').describe('Where the repository lives: a local path or a URL (sftp://, s3://…).'),
+  password: passwordSpec.describe('The repository password, or where to read it.'),
+  compressionLevel: level.optional(),
+});
+
+export const jobConfig = z.strictObject({
+  sources: z.array(sourceInstance).min(1, 'a job needs at least one source').describe('What to back up.'),
+  repository: z.string().min(1).describe('Name of a repository defined under `repositories`.'),
+  tags: z.array(z.string().min(1)).optional().describe('Tags added to every snapshot of this job.'),
+  schedule: z.string().min(1).optional().describe('When to run, as a cron expression.'),
+  retention: retentionSchema.optional().describe('Which snapshots `forget` keeps.'),
+  compressionLevel: level.optional(),
+  environments: z.array(z.string().min(1)).optional().describe('Environments this job runs in; default all.'),
+});
+
+export const cairnConfig = z.strictObject({
+  repositories: z.record(name, repositoryConfig).default({}),
+  jobs: z.record(name, jobConfig).default({}),
+  executor: executorInstance.optional(),
+  plugins: z.array(pluginInstance).optional(),
+  /** Target plugins serving the URL schemes used in `repositories.*.url`. */
+  targets: z.array(targetFactory).optional(),
+});
+
+export type CairnConfigInput = z.input<typeof cairnConfig>;
+export type CairnConfig = z.output<typeof cairnConfig>;
+export type RepositoryConfig = z.output<typeof repositoryConfig>;
+export type JobConfig = z.output<typeof jobConfig>;
+export type RetentionConfig = z.output<typeof retentionSchema>;
+
+/**
+ * Validates a config at call time. Every problem is reported at once, one line each, prefixed
+ * with its key path: `jobs.docs.repository: unknown repository "nope" (defined: main)`.
+ */
+export function defineConfig(config: CairnConfigInput): CairnConfig {
+  const result = cairnConfig.safeParse(config);
+  const problems = result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue));
+  problems.push(...crossReferenceProblems(config));
+  if (problems.length > 0 || !result.success) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    throw new ConfigError(`invalid config (${count}): ${problems.join('; ')}`, { problems });
+  }
+  return Object.freeze(result.data);
+}
+
+/** Imports a config file (.mjs, .js, .ts, .mts) and validates its default export. */
+export async function loadConfig(path: string): Promise<CairnConfig> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  if (!['.mjs', '.js', '.ts', '.mts', '.cjs', '.cts'].includes(extname(file))) {
+    throw new ConfigError(`config file ${file} must be a .mjs, .js or .ts module that default-exports defineConfig({...})`);
+  }
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`could not load config file ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (module.default === undefined) throw new ConfigError(`config file ${file} has no default export: end it with export default defineConfig({...})`);
+  return defineConfig(module.default as CairnConfigInput);
+}
+
+/** The password a spec names. Errors name the variable or file, never the value. */
+export function resolvePassword(spec: PasswordSpec, env: NodeJS.ProcessEnv = process.env): string {
+  if (typeof spec === 'string') {
+    if (spec.length === 0) throw new ConfigError('the password is empty');
+    return spec;
+  }
+  if ('env' in spec) {
+    const value = env[spec.env];
+    if (value === undefined) throw new ConfigError(`environment variable ${spec.env} is not set: set it to the repository password`);
+    if (value.length === 0) throw new ConfigError(`environment variable ${spec.env} is empty: set it to the repository password`);
+    return value;
+  }
+  let text: string;
+  try {
+    text = readFileSync(spec.file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`;
+    throw new ConfigError(`password file ${spec.file} ${why}`, { cause: error });
+  }
+  // One trailing newline is the editor's, not the password's (as restic and borg treat it).
+  const password = text.replace(/\r?\n$/, '');
+  if (password.length === 0) throw new ConfigError(`password file ${spec.file} is empty`);
+  return password;
+}
+
+function crossReferenceProblems(config: unknown): string[] {
+  if (!isObject(config) || !isObject(config.jobs)) return [];
+  const repositories = isObject(config.repositories) ? Object.keys(config.repositories) : [];
+  const defined = repositories.length ? repositories.join(', ') : 'none';
+  const problems: string[] = [];
+  for (const [jobName, job] of Object.entries(config.jobs)) {
+    if (!isObject(job)) continue;
+    const path = `jobs.${jobName}`;
+    if (typeof job.repository === 'string' && job.repository && !repositories.includes(job.repository)) {
+      problems.push(`${path}.repository: unknown repository "${job.repository}" (defined: ${defined})`);
+    }
+    if (Array.isArray(job.sources)) {
+      const seen = new Map<string, number>();
+      job.sources.forEach((source: unknown, index) => {
+        if (!isObject(source) || typeof source.name !== 'string') return;
+        const first = seen.get(source.name);
+        if (first === undefined) seen.set(source.name, index);
+        else problems.push(`${path}.sources[${index}]: source name "${source.name}" is also used by ${path}.sources[${first}]; give each source a distinct name`);
+      });
+    }
+  }
+  return problems;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): string[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_key') return issue.issues.flatMap((inner) => describeIssue(inner, path)).map((line) => line.replace(/: /, ' (key): '));
+  return [`${formatPath(path)}: ${issue.message}`];
+}
+
+function formatPath(path: PropertyKey[]): string {
+  if (path.length === 0) return '(config)';
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i ? '.' : ''}${String(key)}`)).join('');
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

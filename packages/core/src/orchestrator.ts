@@ -1,0 +1,451 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Repository } from '@cairn/repository';
+import type { BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot } from '@cairn/repository';
+import type { EventEmitter } from 'eventemitter3';
+import type {
+  BackupRequest, BackupResult, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, RestoreOutcome, RestoreRequest,
+} from './api.js';
+import { retentionSchema } from './config.js';
+import type { ExecutorInstance, JobContext, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
+import { CairnError, ConfigError } from './errors.js';
+import { createEvents } from './events.js';
+import type { AsyncEventEmitter, CairnEvents } from './events.js';
+import { createHooks, runVeto } from './hooks.js';
+import type { BackupPlan, CairnHooks, RestorePlan, RunOperation, RunRequestInfo } from './hooks.js';
+import { createLocalExecutor } from './local-executor.js';
+import { silentLogger, teeLogger } from './logger-impl.js';
+import type { Logger } from './logger.js';
+import { createProgressReporter } from './progress.js';
+import type { ProgressReporter } from './progress.js';
+import { redact } from './redact.js';
+import { writeEntriesToDirectory } from './restore-to-directory.js';
+import { createTargetResolver } from './target-resolver.js';
+
+/** Creates an orchestrator: every operation runs as a job on its executor, through its hooks. */
+export function createCairn(options: CreateCairnOptions = {}): Cairn {
+  return Object.freeze(new Orchestrator(options));
+}
+
+interface RunScope {
+  info: RunRequestInfo;
+  signal: AbortSignal;
+  job: JobContext;
+  target: TargetInstance;
+}
+
+class Orchestrator implements Cairn {
+  readonly hooks: CairnHooks;
+  readonly events: EventEmitter<CairnEvents>;
+  readonly executor: ExecutorInstance;
+  readonly logger: Logger;
+  readonly #events: AsyncEventEmitter<CairnEvents>;
+  readonly #resolveTarget: (urlOrPath: string) => TargetInstance;
+  readonly #plugins = new Set<string>();
+
+  constructor(options: CreateCairnOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('createCairn: expected an options object');
+    const base = options.logger ?? silentLogger;
+    for (const method of ['debug', 'info', 'warn', 'error'] as const) {
+      if (typeof base[method] !== 'function') throw new ConfigError(`createCairn: logger.${method} must be a function`);
+    }
+    // Listener failures go to the plain logger: re-emitting them as `log` events could loop.
+    this.#events = createEvents(base);
+    this.events = this.#events;
+    this.logger = teeLogger(base, (level, message, fields) => this.#events.emit('log', level, message, fields));
+    this.hooks = createHooks();
+    if (options.executor !== undefined && (typeof options.executor !== 'object' || options.executor?.kind !== 'executor')) {
+      throw new ConfigError('createCairn: executor must be an executor instance, e.g. localExecutor({ concurrency: 2 })');
+    }
+    this.executor = options.executor ?? createLocalExecutor({ concurrency: 1 });
+    if (options.targets !== undefined && !Array.isArray(options.targets)) throw new ConfigError('createCairn: targets must be an array of target plugin factories');
+    this.#resolveTarget = createTargetResolver(options.targets ?? []);
+    if (options.plugins !== undefined && !Array.isArray(options.plugins)) throw new ConfigError('createCairn: plugins must be an array');
+    for (const plugin of options.plugins ?? []) this.use(plugin);
+  }
+
+  use(plugin: CairnPlugin): this {
+    if (typeof plugin !== 'object' || plugin === null || typeof plugin.name !== 'string' || !plugin.name || typeof plugin.apply !== 'function') {
+      throw new ConfigError('plugins: expected { name, apply(cairn) }');
+    }
+    if (this.#plugins.has(plugin.name)) throw new ConfigError(`plugins: a plugin named "${plugin.name}" is already registered; register it once`);
+    this.#plugins.add(plugin.name);
+    plugin.apply(this);
+    return this;
+  }
+
+  resolveTarget(urlOrPath: string): TargetInstance {
+    return this.#resolveTarget(urlOrPath);
+  }
+
+  async init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }> {
+    const check = (): void => checkCompression(request.compressionLevel, 'compressionLevel');
+    return this.#run({ operation: 'init', ref: request.repository, check }, async ({ target, signal }) => {
+      const store = await target.connect({ signal, logger: this.logger });
+      try {
+        const repo = await Repository.init(store, {
+          password: request.repository.password,
+          ...(request.compressionLevel !== undefined ? { compressionLevel: request.compressionLevel } : {}),
+          ...(request.kdf ? { kdf: request.kdf } : {}),
+        });
+        await this.#closeQuietly('repository', () => repo.close());
+      } finally {
+        await this.#closeQuietly('target', () => store.close());
+      }
+      this.logger.info('repository initialised', { repository: target.location });
+      return { location: target.location };
+    });
+  }
+
+  async backup(request: BackupRequest): Promise<BackupResult> {
+    const check = (): void => {
+      if (!Array.isArray(request.sources) || request.sources.length === 0) throw new ConfigError('backup: give at least one source');
+      checkSources(request.sources);
+      checkCompression(request.compressionLevel, 'compressionLevel');
+      if (request.tags !== undefined && (!Array.isArray(request.tags) || request.tags.some((t) => typeof t !== 'string' || t === ''))) {
+        throw new ConfigError('backup: tags must be non-empty strings');
+      }
+    };
+    const describe = () => ({ sources: request.sources.map((s) => s.name), tags: [...(request.tags ?? [])] });
+    return this.#run({ operation: 'backup', ref: request.repository, signal: request.signal, check, describe }, async (scope) => {
+      const { info, signal, job } = scope;
+      let plan: BackupPlan = {
+        runId: info.id,
+        sources: [...request.sources],
+        tags: [...(request.tags ?? [])],
+        host: request.host ?? hostname(),
+        ...(request.compressionLevel !== undefined ? { compressionLevel: request.compressionLevel } : {}),
+        ...(request.parent !== undefined ? { parent: request.parent } : {}),
+        repository: scope.target,
+      };
+      plan = (await this.hooks.beforeBackup.promise(plan)) ?? plan;
+      checkBackupPlan(plan);
+
+      const warnings: BackupResult['warnings'] = [];
+      const warn = (path: string, message: string, code?: string): void => {
+        warnings.push({ path, message });
+        this.logger.warn(message.includes(path) ? message : `${path}: ${message}`, { run: info.id, ...(code ? { code } : {}) });
+        this.#events.emit('warning', { runId: info.id, operation: 'backup', path, message, ...(code ? { code } : {}) });
+      };
+      const progress = this.#progress(info, job);
+      const snapshot = await this.#withRepository(plan.repository, request.repository.password, signal, async (repo) => {
+        const parent = plan.parent === undefined || plan.parent === null ? plan.parent : await repo.findSnapshot(plan.parent);
+        const inputs = plan.sources.map((source) => {
+          // Source warnings go through the repository, so the snapshot counts them and is marked incomplete.
+          const entries = (repoWarn: (warning: BackupWarning) => void) => {
+            const ctx: SourceBackupContext = {
+              signal,
+              logger: this.logger,
+              warn: (path, message, code) => repoWarn({ path: `${source.name}/${path}`, message, ...(code ? { code } : {}) }),
+            };
+            return source.entries(ctx);
+          };
+          return { name: source.name, kind: source.plugin, description: source.description, entries };
+        });
+        return repo.backup(inputs, {
+          tags: plan.tags,
+          host: plan.host,
+          ...(plan.compressionLevel !== undefined ? { compressionLevel: plan.compressionLevel } : {}),
+          ...(parent !== undefined ? { parent } : {}),
+          signal,
+          onProgress: (p) => progress.update({ filesDone: p.filesDone, bytesDone: p.bytesDone, bytesAdded: p.bytesAdded, ...(p.currentPath ? { currentPath: p.currentPath } : {}) }),
+          onWarning: (w) => warn(w.path, w.message, w.code),
+        });
+      });
+      const s = snapshot.summary;
+      progress.finish({ filesDone: s.filesNew + s.filesChanged + s.filesUnchanged, bytesDone: s.bytesRead, bytesAdded: s.bytesAdded });
+      this.logger.info(`snapshot ${snapshot.id.slice(0, 8)} saved`, {
+        run: info.id, files: s.filesNew + s.filesChanged + s.filesUnchanged, bytesAdded: s.bytesAdded, warnings: warnings.length,
+      });
+      const result: BackupResult = { snapshot, warnings };
+      await this.hooks.afterBackup.promise({ ...result, plan });
+      return result;
+    });
+  }
+
+  async restore(request: RestoreRequest): Promise<RestoreOutcome> {
+    const check = (): void => {
+      checkSnapshotRef(request.snapshot, 'snapshot');
+      if (typeof request.targetDir !== 'string' || request.targetDir === '') throw new ConfigError('restore: targetDir must be a directory path');
+      if (request.at !== undefined && (!(request.at instanceof Date) || Number.isNaN(request.at.getTime()))) throw new ConfigError('restore: at must be a valid Date');
+    };
+    const describe = () => ({ snapshot: request.snapshot });
+    return this.#run({ operation: 'restore', ref: request.repository, signal: request.signal, check, describe }, async (scope) => {
+      const { info, signal, job } = scope;
+      let plan: RestorePlan = {
+        runId: info.id,
+        repository: scope.target,
+        snapshot: request.snapshot,
+        targetDir: request.targetDir,
+        ...(request.at ? { at: request.at } : {}),
+        ...(request.include ? { include: [...request.include] } : {}),
+      };
+      plan = (await this.hooks.beforeRestore.promise(plan)) ?? plan;
+      checkSnapshotRef(plan.snapshot, 'snapshot');
+      if (typeof plan.targetDir !== 'string' || plan.targetDir === '') throw new ConfigError('beforeRestore: the plan lost its targetDir');
+      checkTarget(plan.repository, 'beforeRestore: plan.repository');
+
+      const progress = this.#progress(info, job);
+      const outcome = await this.#withRepository(plan.repository, request.repository.password, signal, async (repo) => {
+        const snapshot = await repo.findSnapshot(plan.snapshot, plan.at ? { at: plan.at } : {});
+        const written = await writeEntriesToDirectory(repo.walk(snapshot, plan.include ? { include: plan.include } : {}), resolve(plan.targetDir), {
+          signal,
+          onProgress: (p) => progress.update(p),
+        });
+        return { ...written, snapshot };
+      });
+      progress.finish({ filesDone: outcome.files, bytesDone: outcome.bytes });
+      this.logger.info(`snapshot ${outcome.snapshot.id.slice(0, 8)} restored`, { run: info.id, files: outcome.files, bytes: outcome.bytes, targetDir: resolve(plan.targetDir) });
+      await this.hooks.afterRestore.promise({ ...outcome, plan });
+      return outcome;
+    });
+  }
+
+  async snapshots(request: { repository: RepositoryRef }): Promise<Snapshot[]> {
+    return this.#run({ operation: 'snapshots', ref: request.repository }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, (repo) => repo.snapshots()));
+  }
+
+  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] }): Promise<Array<Omit<RestoreEntry, 'open'>>> {
+    const check = (): void => checkSnapshotRef(request.snapshot, 'snapshot');
+    return this.#run({ operation: 'ls', ref: request.repository, check, describe: () => ({ snapshot: request.snapshot }) }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        const snapshot = await repo.findSnapshot(request.snapshot);
+        const nodes: Array<Omit<RestoreEntry, 'open'>> = [];
+        for await (const entry of repo.walk(snapshot, request.include ? { include: request.include } : {})) {
+          const { open: _open, ...node } = entry;
+          nodes.push(node);
+        }
+        return nodes;
+      }));
+  }
+
+  async diff(request: { repository: RepositoryRef; from: string; to: string }): Promise<DiffEntry[]> {
+    const check = (): void => {
+      checkSnapshotRef(request.from, 'from');
+      checkSnapshotRef(request.to, 'to');
+    };
+    return this.#run({ operation: 'diff', ref: request.repository, check, describe: () => ({ snapshot: `${request.from}..${request.to}` }) }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        const [from, to] = [await repo.findSnapshot(request.from), await repo.findSnapshot(request.to)];
+        const changes: DiffEntry[] = [];
+        for await (const change of repo.diff(from, to)) changes.push(change);
+        return changes;
+      }));
+  }
+
+  async check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport> {
+    return this.#run({ operation: 'check', ref: request.repository, signal: request.signal }, ({ target, signal, info, job }) => {
+      const progress = this.#progress(info, job);
+      return this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        const report = await repo.check({
+          readData: request.readData ?? false,
+          signal,
+          onProgress: (p) => {
+            progress.update({ filesDone: 0, bytesDone: p.bytesDone, packsDone: p.packsDone, packsTotal: p.packsTotal });
+            request.onProgress?.(p);
+          },
+        });
+        progress.finish();
+        if (!report.ok) this.logger.warn(`check found ${report.problems.length} problem(s)`, { run: info.id });
+        return report;
+      });
+    });
+  }
+
+  async forget(request: { repository: RepositoryRef; policy: RetentionPolicy; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult> {
+    let policy: RetentionPolicy = {};
+    const check = (): void => {
+      policy = checkPolicy(request.policy);
+    };
+    return this.#run({ operation: 'forget', ref: request.repository, check, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal, info }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        const result = await repo.forget(policy, { dryRun: request.dryRun ?? false, prune: request.prune ?? false });
+        this.logger.info(`${request.dryRun ? 'would remove' : 'removed'} ${result.remove.length} snapshot(s), kept ${result.keep.length}`, { run: info.id });
+        return result;
+      }));
+  }
+
+  async prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult> {
+    return this.#run({ operation: 'prune', ref: request.repository, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, (repo) => repo.prune({ dryRun: request.dryRun ?? false })));
+  }
+
+  async changePassword(request: { repository: RepositoryRef; newPassword: string }): Promise<void> {
+    const check = (): void => {
+      if (typeof request.newPassword !== 'string' || request.newPassword === '') throw new ConfigError('changePassword: the new password is empty');
+    };
+    return this.#run({ operation: 'change-password', ref: request.repository, check }, ({ target, signal, info }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        await repo.changePassword(request.newPassword);
+        this.logger.info('repository password changed', { run: info.id });
+      }));
+  }
+
+  async close(): Promise<void> {
+    await this.executor.close();
+    // So that `run:end` and the last log lines reach their listeners before the caller moves on.
+    await this.#events.drain();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * One run: resolve the target, queue a job; in the job, veto, then the work. Any failure
+   * (including one before the job starts) is handed to onError and then rethrown unchanged.
+   */
+  async #run<T>(
+    run: {
+      operation: RunOperation;
+      ref: RepositoryRef;
+      signal?: AbortSignal | undefined;
+      /** Validates the request; throws ConfigError. Runs first, so onError hears about bad requests too. */
+      check?: () => void;
+      /** Facts for veto taps and events (source names, snapshot…). */
+      describe?: () => Partial<Omit<RunRequestInfo, 'id' | 'operation' | 'repository'>>;
+    },
+    work: (scope: RunScope) => Promise<T>,
+  ): Promise<T> {
+    const { operation, ref, signal } = run;
+    const id = randomUUID();
+    let info: RunRequestInfo = Object.freeze({ id, operation, repository: describeRef(ref) });
+    try {
+      run.check?.();
+      const target = this.#target(ref);
+      info = Object.freeze({ ...info, ...run.describe?.(), repository: redact(target.location) });
+      const handle = this.executor.submit<T>({
+        id,
+        type: operation,
+        run: async (job) => {
+          const started = performance.now();
+          this.#events.emit('run:start', info);
+          this.logger.debug(`${operation} started`, { run: id, repository: info.repository });
+          try {
+            await runVeto(this.hooks, info);
+            const result = await work({ info, signal: job.signal, job, target });
+            this.#events.emit('run:end', { ...info, ok: true, durationMs: performance.now() - started });
+            return result;
+          } catch (error) {
+            this.#events.emit('run:end', { ...info, ok: false, durationMs: performance.now() - started, error: asError(error) });
+            throw error;
+          }
+        },
+      }, signal ? { signal } : {});
+      return await handle.result;
+    } catch (error) {
+      await this.#notifyError(error, info);
+      throw error;
+    }
+  }
+
+  async #notifyError(error: unknown, info: RunRequestInfo): Promise<void> {
+    const err = asError(error);
+    this.logger.error(`${info.operation} failed: ${redact(err.message)}`, { run: info.id, ...(err instanceof CairnError ? { code: err.code } : {}) });
+    try {
+      await this.hooks.onError.promise(err, info);
+    } catch (tapError) {
+      // The run's own error is what the caller gets; a failing notifier is reported, not thrown.
+      this.logger.error(`an onError tap failed: ${asError(tapError).message}`, { run: info.id });
+    }
+  }
+
+  #target(ref: RepositoryRef): TargetInstance {
+    if (typeof ref !== 'object' || ref === null) throw new ConfigError('repository: expected { target, password }');
+    if (typeof ref.password !== 'string' || ref.password === '') throw new ConfigError('repository: the password is empty; set CAIRN_PASSWORD or use a password file');
+    const target = typeof ref.target === 'string' ? this.#resolveTarget(ref.target) : ref.target;
+    checkTarget(target, 'repository.target');
+    return target;
+  }
+
+  /** Opens the repository for `fn`; repository and target are always closed afterwards. */
+  async #withRepository<T>(target: TargetInstance, password: string, signal: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
+    const store: BlobStore = await target.connect({ signal, logger: this.logger });
+    let repo: Repository | undefined;
+    try {
+      repo = await Repository.open(store, { password });
+      return await fn(repo);
+    } finally {
+      const opened = repo;
+      if (opened) await this.#closeQuietly('repository', () => opened.close());
+      await this.#closeQuietly('target', () => store.close());
+    }
+  }
+
+  /** Closing happens after the outcome is decided; a failure to close is logged, not thrown over it. */
+  async #closeQuietly(what: string, close: () => Promise<void>): Promise<void> {
+    try {
+      await close();
+    } catch (error) {
+      this.logger.warn(`closing the ${what} failed: ${redact(asError(error).message)}`);
+    }
+  }
+
+  #progress(info: RunRequestInfo, job: JobContext): ProgressReporter {
+    return createProgressReporter({ runId: info.id, operation: info.operation, hooks: this.hooks, events: this.#events, job, logger: this.logger });
+  }
+}
+
+function describeRef(ref: RepositoryRef | undefined): string {
+  if (!ref || typeof ref !== 'object') return '(none)';
+  if (typeof ref.target === 'string') return redact(ref.target);
+  return typeof ref.target?.location === 'string' ? redact(ref.target.location) : '(unknown)';
+}
+
+function checkTarget(target: unknown, what: string): asserts target is TargetInstance {
+  const t = target as Partial<TargetInstance> | null;
+  if (typeof t !== 'object' || t === null || t.kind !== 'target' || typeof t.connect !== 'function') {
+    throw new ConfigError(`${what}: expected a target instance (e.g. localTarget({ path })) or a path/URL`);
+  }
+}
+
+function checkSources(sources: readonly SourceInstance[], what = 'sources'): void {
+  const byName = new Map<string, SourceInstance>();
+  sources.forEach((source, index) => {
+    if (typeof source !== 'object' || source === null || source.kind !== 'source') {
+      throw new ConfigError(`${what}[${index}]: expected a source instance (e.g. filesSource({ path }))`);
+    }
+    const other = byName.get(source.name);
+    if (other) {
+      throw new ConfigError(
+        `${what}: two sources are named "${source.name}": ${other.plugin} (${other.description}) and ${source.plugin} (${source.description}); give each a distinct name`,
+      );
+    }
+    byName.set(source.name, source);
+  });
+}
+
+function checkBackupPlan(plan: BackupPlan): void {
+  if (typeof plan !== 'object' || plan === null) throw new ConfigError('beforeBackup: a tap returned no plan; return the (amended) plan');
+  if (!Array.isArray(plan.sources) || plan.sources.length === 0) throw new ConfigError('beforeBackup: the plan has no sources left');
+  checkSources(plan.sources, 'beforeBackup: plan.sources');
+  if (!Array.isArray(plan.tags) || plan.tags.some((t) => typeof t !== 'string' || t === '')) throw new ConfigError('beforeBackup: plan.tags must be non-empty strings');
+  if (typeof plan.host !== 'string' || plan.host === '') throw new ConfigError('beforeBackup: plan.host must be a non-empty string');
+  checkCompression(plan.compressionLevel, 'beforeBackup: plan.compressionLevel');
+  checkTarget(plan.repository, 'beforeBackup: plan.repository');
+}
+
+function checkCompression(level: number | undefined, what: string): void {
+  if (level === undefined) return;
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new ConfigError(`${what}: expected a whole number from 1 to 9, got ${String(level)}`);
+}
+
+function checkSnapshotRef(ref: unknown, what: string): void {
+  if (typeof ref !== 'string' || ref.trim() === '') throw new ConfigError(`${what}: expected "latest", a snapshot id or an id prefix`);
+}
+
+function checkPolicy(policy: RetentionPolicy): RetentionPolicy {
+  const result = retentionSchema.safeParse(policy);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `policy${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+    throw new ConfigError(`forget: invalid policy: ${problems.join('; ')}`, { problems });
+  }
+  const rules = Object.entries(result.data).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0));
+  // An empty policy would forget every snapshot; restic refuses it too.
+  if (rules.length === 0) throw new ConfigError('forget: the policy keeps nothing; give at least one keep rule (keepLast, keepDaily, keepWithin…)');
+  return result.data as RetentionPolicy;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

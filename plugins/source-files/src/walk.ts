@@ -1,0 +1,162 @@
+import type { BigIntStats, ReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { AbortedError, SourceError, throwIfAborted } from '@cairn/core';
+import type { SourceBackupContext, SourceEntry } from '@cairn/core';
+
+export interface WalkOptions {
+  root: string;
+  excluded: (relPath: string, isDir: boolean) => boolean;
+  followSymlinks: boolean;
+  oneFileSystem: boolean;
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Depth-first walk of `root`, names sorted by their UTF-8 bytes so that walks are reproducible.
+ * The root itself is not an entry; a file given as the root becomes the one entry.
+ */
+export async function* walkTree(options: WalkOptions, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
+  const { root } = options;
+  let rootStat: BigIntStats;
+  try {
+    rootStat = await stat(root, { bigint: true });
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new SourceError('SOURCE_NOT_FOUND', `path not found: ${root}: check the path to back up`, { plugin: 'files', cause: error });
+    throw new SourceError('SOURCE_UNREADABLE', `cannot read ${root} (${code})`, { plugin: 'files', cause: error });
+  }
+  if (!rootStat.isDirectory()) {
+    const entry = toEntry(basename(root), root, rootStat, options, ctx);
+    if (entry) yield entry;
+    return;
+  }
+  const names = await listDir(root);
+  yield* walkDir(root, '', names, rootStat.dev, options, ctx);
+}
+
+async function* walkDir(absDir: string, relDir: string, names: string[], rootDev: bigint, options: WalkOptions, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
+  for (const name of names) {
+    throwIfAborted(ctx.signal);
+    const rel = relDir ? `${relDir}/${name}` : name;
+    const abs = `${absDir}/${name}`;
+    let info: BigIntStats;
+    try {
+      info = await statEntry(abs, options.followSymlinks);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' && name.includes('\uFFFD')) {
+        // readdir() decoded a name that is not valid UTF-8 lossily, so the decoded name does not exist.
+        ctx.warn(rel, `cannot back up ${abs}: its name is not valid UTF-8`, 'SOURCE_UNREADABLE');
+      } else if (errorCode(error) === 'ENOENT') {
+        ctx.logger.debug(`skipped ${abs}: deleted during the backup`);
+      } else {
+        ctx.warn(rel, `cannot stat ${abs} (${errorCode(error)})`, 'SOURCE_UNREADABLE');
+      }
+      continue;
+    }
+    if (options.excluded(rel, info.isDirectory())) continue;
+    if (!info.isDirectory()) {
+      const entry = await toEntryWithLink(rel, abs, info, options, ctx);
+      if (entry) yield entry;
+      continue;
+    }
+    const crossesDevice = options.oneFileSystem && info.dev !== rootDev;
+    let children: string[] = [];
+    if (!crossesDevice) {
+      try {
+        children = await listDir(abs);
+      } catch (error) {
+        if (errorCode(error) === 'ENOENT') continue;
+        ctx.warn(rel, `cannot read directory ${abs} (${errorCode(error)}); it is left out`, 'SOURCE_UNREADABLE');
+        continue;
+      }
+    }
+    yield dirEntry(rel, info);
+    // A mount point stays as an empty directory, like `restic --one-file-system`.
+    if (children.length > 0) yield* walkDir(abs, rel, children, rootDev, options, ctx);
+  }
+}
+
+/** Names sorted by their UTF-8 bytes (not by UTF-16 code units, which order some characters differently). */
+async function listDir(abs: string): Promise<string[]> {
+  const names = await readdir(abs);
+  return names
+    .map((name) => ({ name, key: Buffer.from(name) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map((n) => n.name);
+}
+
+async function statEntry(abs: string, followSymlinks: boolean): Promise<BigIntStats> {
+  const own = await lstat(abs, { bigint: true });
+  if (!followSymlinks || !own.isSymbolicLink()) return own;
+  try {
+    return await stat(abs, { bigint: true });
+  } catch {
+    return own; // dangling: kept as the symlink it is
+  }
+}
+
+async function toEntryWithLink(rel: string, abs: string, info: BigIntStats, options: WalkOptions, ctx: SourceBackupContext): Promise<SourceEntry | undefined> {
+  if (!info.isSymbolicLink()) return toEntry(rel, abs, info, options, ctx);
+  try {
+    return { ...base(rel, info, 'symlink'), linkTarget: await readlink(abs) };
+  } catch (error) {
+    ctx.warn(rel, `cannot read symlink ${abs} (${errorCode(error)})`, 'SOURCE_UNREADABLE');
+    return undefined;
+  }
+}
+
+function toEntry(rel: string, abs: string, info: BigIntStats, options: WalkOptions, ctx: SourceBackupContext): SourceEntry | undefined {
+  if (info.isFile()) {
+    return {
+      ...base(rel, info, 'file'),
+      size: Number(info.size),
+      changeKey: `${info.dev}:${info.ino}`,
+      open: () => readFile(abs, options.followSymlinks, ctx.signal),
+    };
+  }
+  const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'device' : 'special file';
+  ctx.warn(rel, `skipped ${abs}: a ${kind} cannot be backed up`, 'SOURCE_UNSUPPORTED_TYPE');
+  return undefined;
+}
+
+function dirEntry(rel: string, info: BigIntStats): SourceEntry {
+  return base(rel, info, 'dir');
+}
+
+function base(rel: string, info: BigIntStats, type: SourceEntry['type']): SourceEntry {
+  // Rounded to microseconds: exact in a double (nanoseconds since 1970 are not), and stable through
+  // a restore, whose utimes() takes seconds as a double and lands a few nanoseconds off.
+  return { path: rel, type, mode: Number(info.mode & 0o7777n), mtimeMs: Number((info.mtimeNs + 500n) / 1000n) / 1000, size: 0 };
+}
+
+/**
+ * Streams a file. Read errors (gone, unreadable) become SourceError SOURCE_UNREADABLE, which the
+ * repository counts as a warning; they can only surface here, when the content is actually read.
+ */
+async function* readFile(abs: string, followSymlinks: boolean, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  // O_NOFOLLOW: a file swapped for a symlink after the walk must not pull in what it points to;
+  // O_NONBLOCK: one swapped for a FIFO must not hang the open (the fstat check then refuses it).
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
+  let stream: ReadStream | undefined;
+  try {
+    const handle = await open(abs, flags);
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    }
+    stream = handle.createReadStream({ highWaterMark: READ_CHUNK, signal });
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw new AbortedError(undefined, { cause: error });
+    throw new SourceError('SOURCE_UNREADABLE', `cannot read ${abs} (${errorCode(error)})`, { plugin: 'files', cause: error });
+  } finally {
+    stream?.destroy();
+  }
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? String(error);
+}

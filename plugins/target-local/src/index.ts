@@ -1,0 +1,2 @@
+export { localTarget, localTargetOptions, parseLocalUrl } from './local-target.js';
+export type { LocalTargetOptions } from './local-target.js';
