@@ -18,7 +18,8 @@ import { MasterIndex } from './master-index.js';
 import { getJson, listKeys, putJson } from './objects.js';
 import { pruneRepository } from './prune.js';
 import { applyPolicy } from './retention.js';
-import { walkTree } from './walk.js';
+import type { TreeNode } from './tree.js';
+import { loadTree, walkTree } from './walk.js';
 import type {
   BackupOptions, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
   InitOptions, OpenOptions, PruneResult, RetentionPolicy, Snapshot, WalkOptions,
@@ -141,7 +142,7 @@ export class Repository {
     if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new RepositoryError('SNAPSHOT_NOT_FOUND', `"${ref}" is not a snapshot id: use "latest" or the hex id shown by \`cairn snapshots\``);
     const matches = all.filter((s) => s.id.startsWith(ref));
     if (matches.length > 1) throw new RepositoryError('SNAPSHOT_AMBIGUOUS', `snapshot id prefix ${ref} matches ${matches.length} snapshots; give more digits`);
-    if (!matches[0]) throw new RepositoryError('SNAPSHOT_NOT_FOUND', `no snapshot ${ref} in this repository; list them with \`cairn snapshots\``);
+    if (!matches[0]) throw new RepositoryError('SNAPSHOT_NOT_FOUND', `no snapshot ${ref} in this repository`);
     return matches[0];
   }
 
@@ -151,7 +152,14 @@ export class Repository {
     const lock = await Lock.acquire(this.store, this.keys, false);
     try {
       const index = await MasterIndex.load(this.store, this.keys.encryption);
-      yield* walkTree(new BlobReader(this.store, this.keys, index), snapshot.tree, include);
+      const reader = new BlobReader(this.store, this.keys, index);
+      // Every include must exist before anything is yielded, so a typo never restores a bare skeleton.
+      for (const path of include ?? []) {
+        if (!(await pathExists(reader, snapshot.tree, path))) {
+          throw new RepositoryError('PATH_NOT_FOUND', `${path} is not in snapshot ${snapshot.id.slice(0, 8)}`);
+        }
+      }
+      yield* walkTree(reader, snapshot.tree, include);
     } finally {
       await lock.release();
     }
@@ -250,6 +258,19 @@ function requirePassword(password: string): void {
   if (typeof password !== 'string' || password.length === 0) {
     throw new RepositoryError('REPO_WRONG_PASSWORD', 'a password is required: set CAIRN_PASSWORD or pass --password-file');
   }
+}
+
+async function pathExists(reader: BlobReader, tree: string, path: string): Promise<boolean> {
+  let current: string | undefined = tree;
+  const segments = path.split('/');
+  for (const [i, segment] of segments.entries()) {
+    if (!current) return false;
+    const node: TreeNode | undefined = (await loadTree(reader, current)).find((n) => n.name === segment);
+    if (!node) return false;
+    if (i === segments.length - 1) return true;
+    current = node.type === 'dir' ? node.subtree : undefined;
+  }
+  return true;
 }
 
 function normalizeInclude(path: string): string {

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `cairn` command: checks the Node.js version, then runs the built CLI (dist/main.js).
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 15)) {
+  process.stderr.write(`cairn: Node.js 22.15 or newer is needed (this is ${process.version}); install a newer Node.js and retry\n`);
+  process.exit(2);
+}
+
+// `cairn snapshots | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
+import('../dist/main.js').then(
+  async ({ run }) => {
+    const code = await run(process.argv.slice(2));
+    process.exitCode = code;
+    // Interrupted: do not wait for stray timers or sockets of the aborted operation.
+    if (code >= 128) process.exit(code);
+  },
+  (error) => {
+    process.stderr.write(`cairn: cannot load the command (${error instanceof Error ? error.message : String(error)}); run \`pnpm build\` first\n`);
+    process.exitCode = 1;
+  },
+);

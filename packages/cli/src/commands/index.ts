@@ -1,0 +1,25 @@
+import type { CommandSpec } from '../command.js';
+import { backupCommand } from './backup.js';
+import { checkCommand } from './check.js';
+import { diffCommand } from './diff.js';
+import { forgetCommand } from './forget.js';
+import { initCommand } from './init.js';
+import { keyPasswdCommand } from './key-passwd.js';
+import { lsCommand } from './ls.js';
+import { pruneCommand } from './prune.js';
+import { restoreCommand } from './restore.js';
+import { snapshotsCommand } from './snapshots.js';
+
+/** Every command, in the order `cairn --help` lists them. */
+export const commands: readonly CommandSpec[] = [
+  initCommand,
+  backupCommand,
+  snapshotsCommand,
+  lsCommand,
+  diffCommand,
+  restoreCommand,
+  checkCommand,
+  forgetCommand,
+  pruneCommand,
+  keyPasswdCommand,
+];
