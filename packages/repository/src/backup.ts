@@ -23,8 +23,8 @@ interface Frame {
   node: TreeNode;
   children: TreeNode[];
   names: Set<string>;
-  /** The same directory in the parent snapshot, loaded on first use. */
-  previous: () => Promise<Map<string, TreeNode> | undefined>;
+  /** Children whose chunk ids are still being computed on the workers; awaited when the frame closes. */
+  pending: Array<Promise<void>>;
 }
 
 export interface BackupOutcome {
@@ -60,36 +60,36 @@ export async function storeSources(
   };
   const now = (options.time ?? new Date()).getTime();
 
-  const loadChildren = async (treeId: string | undefined): Promise<Map<string, TreeNode> | undefined> => {
-    if (!treeId) return undefined;
-    const nodes = decodeTree(await reader.read(treeId), treeId);
-    return new Map(nodes.map((node) => [node.name, node]));
-  };
-  const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
-    let value: Promise<T> | undefined;
-    return () => (value ??= load());
-  };
-  const openFrame = (parent: Frame | undefined, node: TreeNode): Frame => {
-    const segments = parent ? [...parent.segments, node.name] : [];
-    const previous = parent
-      ? lazy(async () => {
-          const before = (await parent.previous())?.get(node.name);
-          return before?.type === 'dir' ? loadChildren(before.subtree) : undefined;
-        })
-      : lazy(() => loadChildren(parentTree));
-    return { segments, node, children: [], names: new Set(), previous };
-  };
+  const parents = new ParentLookup(reader, parentTree);
+  const openFrame = (parent: Frame | undefined, node: TreeNode): Frame => ({
+    segments: parent ? [...parent.segments, node.name] : [],
+    node,
+    children: [],
+    names: new Set(),
+    pending: [],
+  });
   const addChild = (frame: Frame, node: TreeNode, path: string): void => {
     if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
     frame.names.add(node.name);
     frame.children.push(node);
   };
-  const closeFrame = async (frame: Frame, parent: Frame): Promise<void> => {
-    const data = encodeTree(frame.children);
-    const id = blobId(deps.idKey, data);
-    await writer.save('tree', id, data);
+  /**
+   * A closed directory's tree blob is written once its files' chunk ids are known; the walk does
+   * not wait for that, so the workers stay busy across directory boundaries.
+   */
+  const closeFrame = (frame: Frame, parent: Frame): void => {
+    const node: TreeNode = { ...frame.node };
+    addChild(parent, node, frame.segments.join('/'));
     counts.dirs++;
-    addChild(parent, { ...frame.node, subtree: id }, frame.segments.join('/'));
+    const stored = (async () => {
+      await Promise.all(frame.pending);
+      const data = encodeTree(frame.children);
+      const id = blobId(deps.idKey, data);
+      await writer.save('tree', id, data);
+      node.subtree = id;
+    })();
+    stored.catch(() => undefined); // awaited through the parent's pending list
+    parent.pending.push(stored);
   };
   const directory = (name: string, mode = 0o755, mtime = now): TreeNode => ({ name, type: 'dir', mode, mtime, size: 0 });
 
@@ -102,15 +102,16 @@ export async function storeSources(
     if (root.names.has(sourceName!)) throw new RepositoryError('BAD_ENTRY', `two sources are named ${JSON.stringify(source.name)}; give each a unique name`);
     stack.push(openFrame(root, directory(sourceName!)));
     const entries = typeof source.entries === 'function' ? source.entries(warn) : source.entries;
-    for await (const entry of entries) {
+    const unchanged = async (segments: string[], entry: SourceEntry): Promise<boolean> =>
+      isUnchanged(await parents.node(segments), entry, deps.index);
+    for await (const { entry, segments, prefetched } of readAhead(entries, sourceName!, unchanged)) {
       throwIfAborted(options.signal);
-      const segments = [sourceName!, ...splitEntryPath(entry.path)];
       currentPath = segments.join('/');
       const dirSegments = segments.slice(0, -1);
       // Leave the directories this entry is not inside; they are complete.
       while (stack.length > 1 && !isPrefix(top().segments, dirSegments)) {
         const done = stack.pop()!;
-        await closeFrame(done, top());
+        closeFrame(done, top());
       }
       if (stack.length === 1) throw outOfOrder(currentPath);
       // Directories a source did not list explicitly are created with default metadata.
@@ -127,8 +128,13 @@ export async function storeSources(
         continue;
       }
       if (entry.type === 'file') {
-        const stored = await storeFile(deps, top(), node, entry, counts, warn, currentPath, options.signal);
-        if (!stored) continue;
+        const before = await parents.node(segments);
+        const queued = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
+        if (!queued) continue;
+        if (queued.stored) {
+          queued.stored.catch(() => undefined); // awaited through the directory's pending list
+          top().pending.push(queued.stored);
+        }
         counts.bytesTotal += node.size;
       }
       addChild(top(), node, currentPath);
@@ -136,9 +142,10 @@ export async function storeSources(
     }
     while (stack.length > 1) {
       const done = stack.pop()!;
-      await closeFrame(done, top());
+      closeFrame(done, top());
     }
   }
+  await Promise.all(root.pending);
   const rootData = encodeTree(root.children);
   const tree = blobId(deps.idKey, rootData);
   await writer.save('tree', tree, rootData);
@@ -146,35 +153,36 @@ export async function storeSources(
   return { tree, summary: { ...counts, warnings: warnings.length, complete: warnings.length === 0 }, warnings };
 }
 
-/** Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped with a warning. */
+/**
+ * Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped
+ * with a warning. With `stored`, the content is queued, and `node.content` is set when it settles.
+ */
 async function storeFile(
   deps: BackupDeps,
-  frame: Frame,
+  before: TreeNode | undefined,
   node: TreeNode,
   entry: SourceEntry,
+  prefetched: Promise<Prefetched> | undefined,
   counts: { filesNew: number; filesChanged: number; filesUnchanged: number; bytesRead: number },
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
-): Promise<boolean> {
-  const before = (await frame.previous())?.get(node.name);
-  if (
-    before?.type === 'file' && entry.changeKey !== undefined && before.key === entry.changeKey
-    && before.size === entry.size && before.mtime === entry.mtimeMs && before.content?.every((id) => deps.index.has(id))
-  ) {
-    node.content = before.content;
+): Promise<false | { stored?: Promise<void> }> {
+  if (isUnchanged(before, entry, deps.index)) {
+    node.content = before!.content!;
     counts.filesUnchanged++;
-    return true;
+    return {};
   }
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
-  const content: string[] = [];
+  const ids: Array<Promise<string>> = [];
   let size = 0;
   try {
-    for await (const chunk of chunkStream(deps.chunker, readGuarded(entry.open))) {
+    const input = prefetched ? replay(prefetched) : readGuarded(entry.open);
+    for await (const chunk of chunkStream(deps.chunker, input)) {
       throwIfAborted(signal);
-      const id = blobId(deps.idKey, chunk);
-      await deps.writer.save('data', id, chunk);
-      content.push(id);
+      const { id } = await deps.writer.saveData(chunk);
+      id.catch(() => undefined); // awaited below; a failure also stops the writer, which reports it
+      ids.push(id);
       size += chunk.length;
     }
   } catch (error) {
@@ -186,10 +194,14 @@ async function storeFile(
   }
   counts.bytesRead += size;
   node.size = size;
-  node.content = content;
   if (before?.type === 'file') counts.filesChanged++;
   else counts.filesNew++;
-  return true;
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return {
+    stored: Promise.all(ids).then((content) => {
+      node.content = content;
+    }),
+  };
 }
 
 /** Marks errors raised by the source while reading, so they become warnings rather than failures. */
@@ -205,6 +217,109 @@ async function* readGuarded(open: NonNullable<SourceEntry['open']>): AsyncGenera
     failure = error;
   }
   throw new SourceReadFailure('source read failed', { cause: failure });
+}
+
+function isUnchanged(before: TreeNode | undefined, entry: SourceEntry, index: MasterIndex): boolean {
+  return before?.type === 'file' && entry.changeKey !== undefined && before.key === entry.changeKey
+    && before.size === entry.size && before.mtime === entry.mtimeMs && (before.content ?? []).every((id) => index.has(id));
+}
+
+type Prefetched = { parts: Uint8Array[] } | { error: unknown };
+
+/** Files up to this size are read ahead whole, while earlier files are still being chunked. */
+const PREFETCH_MAX_FILE = 4 * 1024 * 1024;
+const PREFETCH_MAX_BYTES = 16 * 1024 * 1024;
+const PREFETCH_MAX_ENTRIES = 128;
+
+/**
+ * Pulls entries ahead of the backup loop and starts reading small files that will need reading,
+ * so the many round trips of opening and reading small files overlap instead of adding up.
+ * Order is preserved; memory is bounded by PREFETCH_MAX_BYTES.
+ */
+async function* readAhead(
+  entries: AsyncIterable<SourceEntry>,
+  sourceName: string,
+  unchanged: (segments: string[], entry: SourceEntry) => Promise<boolean>,
+): AsyncGenerator<{ entry: SourceEntry; segments: string[]; prefetched?: Promise<Prefetched> }> {
+  const iterator = entries[Symbol.asyncIterator]();
+  const queue: Array<{ entry: SourceEntry; segments: string[]; prefetched?: Promise<Prefetched> }> = [];
+  let bytes = 0;
+  let done = false;
+  try {
+    for (;;) {
+      while (!done && queue.length < PREFETCH_MAX_ENTRIES && bytes < PREFETCH_MAX_BYTES) {
+        const next = await iterator.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        const entry = next.value;
+        const segments = [sourceName, ...splitEntryPath(entry.path)];
+        const small = entry.type === 'file' && entry.open !== undefined && entry.size <= PREFETCH_MAX_FILE;
+        if (small && !(await unchanged(segments, entry))) {
+          bytes += entry.size;
+          queue.push({ entry, segments, prefetched: readWhole(entry.open!) });
+        } else {
+          queue.push({ entry, segments });
+        }
+      }
+      const item = queue.shift();
+      if (!item) return;
+      if (item.prefetched) bytes -= item.entry.size;
+      yield item;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+async function readWhole(open: NonNullable<SourceEntry['open']>): Promise<Prefetched> {
+  try {
+    const parts: Uint8Array[] = [];
+    for await (const part of await open()) parts.push(part);
+    return { parts };
+  } catch (error) {
+    return { error };
+  }
+}
+
+async function* replay(prefetched: Promise<Prefetched>): AsyncGenerator<Uint8Array> {
+  const result = await prefetched;
+  if ('error' in result) {
+    if (result.error instanceof CairnError && result.error.code === 'ABORTED') throw result.error;
+    throw new SourceReadFailure('source read failed', { cause: result.error });
+  }
+  yield* result.parts;
+}
+
+/** Finds nodes of the parent snapshot by path, keeping recently used directory listings. */
+class ParentLookup {
+  private readonly dirs = new Map<string, Promise<Map<string, TreeNode> | undefined>>();
+  private static readonly CACHED_DIRS = 1024;
+
+  constructor(private readonly reader: BlobReader, private readonly rootTree: string | undefined) {}
+
+  async node(segments: string[]): Promise<TreeNode | undefined> {
+    return (await this.dir(segments.slice(0, -1)))?.get(segments[segments.length - 1]!);
+  }
+
+  private dir(segments: string[]): Promise<Map<string, TreeNode> | undefined> {
+    const key = segments.join('/');
+    let listing = this.dirs.get(key);
+    if (listing) return listing;
+    listing = (async () => {
+      let tree = this.rootTree;
+      if (segments.length > 0) {
+        const node = await this.node(segments);
+        tree = node?.type === 'dir' ? node.subtree : undefined;
+      }
+      if (!tree) return undefined;
+      return new Map(decodeTree(await this.reader.read(tree), tree).map((n) => [n.name, n]));
+    })();
+    this.dirs.set(key, listing);
+    if (this.dirs.size > ParentLookup.CACHED_DIRS) this.dirs.delete(this.dirs.keys().next().value!);
+    return listing;
+  }
 }
 
 function toNode(name: string, entry: SourceEntry): TreeNode {

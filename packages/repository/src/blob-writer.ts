@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { BlobStore } from './blob-store.js';
-import { compress } from './compression.js';
-import { seal, type MasterKeys } from './crypto.js';
+import type { MasterKeys } from './crypto.js';
 import { packKey } from './layout.js';
 import { writeIndexFile, type IndexedPack, type MasterIndex } from './master-index.js';
 import { PackBuilder, type BlobType } from './pack.js';
+import { SealPool } from './seal-pool.js';
 import { Semaphore } from './semaphore.js';
 
 export interface BlobWriterOptions {
@@ -32,6 +32,7 @@ export class BlobWriter {
   private failure: unknown;
   private readonly packSize: number;
   private readonly packsPerIndex: number;
+  private readonly sealer: SealPool;
   bytesAdded = 0;
   blobsAdded = 0;
   readonly indexFiles: string[] = [];
@@ -44,32 +45,49 @@ export class BlobWriter {
   ) {
     this.packSize = options.packSize ?? 16 * 1024 * 1024;
     this.packsPerIndex = options.packsPerIndex ?? 8;
+    this.sealer = new SealPool(keys);
     this.compressing = new Semaphore(Math.max(2, availableParallelism()) * 2);
-    this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 4)));
+    this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 2)));
   }
 
-  /** True when the blob is stored by this call, false when the repository already has it. */
+  /** Stores a tree blob whose id the caller computed; true when it was new. */
   async save(type: BlobType, id: string, data: Uint8Array): Promise<boolean> {
     this.throwIfFailed();
     if (this.index.has(id) || this.pending.has(id)) return false;
-    this.pending.add(id);
-    await this.compressing.acquire();
-    this.track(
-      (async () => {
-        try {
-          const [flag, body] = await compress(data, this.options.zstdLevel);
-          const envelope = seal(this.keys.encryption, flag, body);
-          this.blobsAdded++;
-          this.bytesAdded += envelope.length;
-          const builder = this.builders[type];
-          builder.add(type, id, envelope, data.length);
-          if (builder.size >= this.packSize) await this.uploadPack(type);
-        } finally {
-          this.compressing.release();
-        }
-      })(),
-    );
+    await this.enqueue(type, data);
     return true;
+  }
+
+  /**
+   * Stores a chunk of file data, hashed on a worker: resolves once the writer has room for it, to
+   * the blob id's promise. A chunk already stored is dropped when its id comes back, which costs
+   * a wasted compression, but keeps hashing off the main thread.
+   */
+  async saveData(data: Uint8Array): Promise<{ id: Promise<string> }> {
+    this.throwIfFailed();
+    return this.enqueue('data', data);
+  }
+
+  /** Wrapped in an object: an async function would otherwise wait for the id itself. */
+  private async enqueue(type: BlobType, data: Uint8Array): Promise<{ id: Promise<string> }> {
+    await this.compressing.acquire();
+    const stored = (async () => {
+      try {
+        const { id, envelope } = await this.sealer.seal(data, this.options.zstdLevel);
+        if (this.index.has(id) || this.pending.has(id)) return id;
+        this.pending.add(id);
+        this.blobsAdded++;
+        this.bytesAdded += envelope.length;
+        const builder = this.builders[type];
+        builder.add(type, id, envelope, data.length);
+        if (builder.size >= this.packSize) await this.uploadPack(type);
+        return id;
+      } finally {
+        this.compressing.release();
+      }
+    })();
+    this.track(stored.then(() => undefined));
+    return { id: stored };
   }
 
   /** Stores everything still buffered and indexes it. After this, a snapshot may reference any saved blob. */
@@ -80,6 +98,7 @@ export class BlobWriter {
     await this.settle();
     this.throwIfFailed();
     await this.writeIndex();
+    await this.sealer.close();
   }
 
   /** After a failure or abort: index the packs already uploaded, so the next backup reuses them. */
@@ -87,6 +106,7 @@ export class BlobWriter {
     await this.settle();
     // Best effort: the error that stopped the backup is the one the caller reports.
     if (this.unindexed.length > 0) await this.writeIndex().catch(() => undefined);
+    await this.sealer.close();
   }
 
   private async uploadPack(type: BlobType): Promise<void> {

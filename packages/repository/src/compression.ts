@@ -30,6 +30,8 @@ const ZSTD_FLAG = Buffer.of(ZSTD);
 export async function compress(data: Uint8Array, zstdLevelValue: number): Promise<[Buffer, Uint8Array]> {
   const packed = await compressAsync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: zstdLevelValue, [constants.ZSTD_c_checksumFlag]: 0 },
+    // One output buffer for the whole blob: the default 16 KiB pieces cost a callback and a copy each.
+    chunkSize: outputSize(data.length),
   });
   return packed.length < data.length ? [ZSTD_FLAG, packed] : [RAW_FLAG, data];
 }
@@ -40,10 +42,14 @@ export async function decompress(stored: Buffer, what: string): Promise<Buffer> 
   if (flag === RAW) return body;
   if (flag === ZSTD) {
     try {
-      return await decompressAsync(body);
+      return await decompressAsync(body, { chunkSize: outputSize(body.length * 4) });
     } catch (cause) {
       throw new RepositoryError('REPO_CORRUPT', `${what} does not decompress`, { cause });
     }
   }
   throw new RepositoryError('REPO_CORRUPT', `${what} has unknown compression ${flag}`);
+}
+
+function outputSize(expected: number): number {
+  return Math.min(Math.max(expected + 1024, 64 * 1024), 16 * 1024 * 1024);
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, scrypt, type KeyObject } from 'node:crypto';
 import { RepositoryError } from './errors.js';
 
 /**
@@ -25,9 +25,17 @@ export function generateMasterKeys(): MasterKeys {
 }
 
 /** Encrypts the concatenation of `parts` (passing parts avoids copying a header onto a large body). */
+/** Node re-imports a raw key on every call; a KeyObject made once per key saves that on every blob. */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObject(key: Buffer): KeyObject {
+  let object = keyObjects.get(key);
+  if (!object) keyObjects.set(key, (object = createSecretKey(key)));
+  return object;
+}
+
 export function seal(key: Buffer, ...parts: Uint8Array[]): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  const cipher = createCipheriv('aes-256-gcm', keyObject(key), nonce);
   const bodies = parts.map((part) => cipher.update(part));
   cipher.final();
   return Buffer.concat([nonce, ...bodies, cipher.getAuthTag()]);
@@ -38,7 +46,7 @@ export function unseal(key: Buffer, envelope: Uint8Array, what: string): Buffer 
   if (envelope.length < ENVELOPE_OVERHEAD) throw new RepositoryError('REPO_CORRUPT', `${what} is truncated`);
   const nonce = envelope.subarray(0, NONCE_BYTES);
   const tag = envelope.subarray(envelope.length - TAG_BYTES);
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  const decipher = createDecipheriv('aes-256-gcm', keyObject(key), nonce);
   decipher.setAuthTag(tag);
   try {
     const body = decipher.update(envelope.subarray(NONCE_BYTES, envelope.length - TAG_BYTES));
@@ -51,7 +59,7 @@ export function unseal(key: Buffer, envelope: Uint8Array, what: string): Buffer 
 
 /** A blob's id: HMAC-SHA-256 of its plaintext under the repository's id key, as 64 hex digits. */
 export function blobId(idKey: Buffer, data: Uint8Array): string {
-  return createHmac('sha256', idKey).update(data).digest('hex');
+  return createHmac('sha256', keyObject(idKey)).update(data).digest('hex');
 }
 
 export function sha256Hex(data: Uint8Array): string {

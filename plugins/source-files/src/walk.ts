@@ -1,6 +1,6 @@
-import type { BigIntStats, ReadStream } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { AbortedError, SourceError, throwIfAborted } from '@cairn/core';
 import type { SourceBackupContext, SourceEntry } from '@cairn/core';
@@ -13,6 +13,8 @@ export interface WalkOptions {
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Read after the size stat reported, to notice a file that grew. */
+const GROWTH_PROBE = 16 * 1024;
 
 /**
  * Depth-first walk of `root`, names sorted by their UTF-8 bytes so that walks are reproducible.
@@ -37,14 +39,23 @@ export async function* walkTree(options: WalkOptions, ctx: SourceBackupContext):
   yield* walkDir(root, '', names, rootStat.dev, options, ctx);
 }
 
+/** Names stat'ed at once: each stat waits on the thread pool, so one at a time leaves the disk idle. */
+const STAT_BATCH = 64;
+
 async function* walkDir(absDir: string, relDir: string, names: string[], rootDev: bigint, options: WalkOptions, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
-  for (const name of names) {
+  let batch: Array<PromiseSettledResult<BigIntStats>> = [];
+  for (const [i, name] of names.entries()) {
     throwIfAborted(ctx.signal);
+    if (i % STAT_BATCH === 0) {
+      batch = await Promise.allSettled(names.slice(i, i + STAT_BATCH).map((n) => statEntry(`${absDir}/${n}`, options.followSymlinks)));
+    }
     const rel = relDir ? `${relDir}/${name}` : name;
     const abs = `${absDir}/${name}`;
+    const result = batch[i % STAT_BATCH]!;
     let info: BigIntStats;
     try {
-      info = await statEntry(abs, options.followSymlinks);
+      if (result.status === 'rejected') throw result.reason;
+      info = result.value;
     } catch (error) {
       if (errorCode(error) === 'ENOENT' && name.includes('\uFFFD')) {
         // readdir() decoded a name that is not valid UTF-8 lossily, so the decoded name does not exist.
@@ -140,20 +151,30 @@ async function* readFile(abs: string, followSymlinks: boolean, signal: AbortSign
   // O_NOFOLLOW: a file swapped for a symlink after the walk must not pull in what it points to;
   // O_NONBLOCK: one swapped for a FIFO must not hang the open (the fstat check then refuses it).
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
-  let stream: ReadStream | undefined;
+  let handle: FileHandle | undefined;
   try {
-    const handle = await open(abs, flags);
-    if (!(await handle.stat()).isFile()) {
-      await handle.close();
-      throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    handle = await open(abs, flags);
+    const info = await handle.stat();
+    if (!info.isFile()) throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    // Buffers sized to what is left, fresh for each read (the consumer keeps them): a small file
+    // costs one small allocation, not a stream's full high-water mark. The last read asks for one
+    // byte more than stat reported, so a short read proves the end without another round trip,
+    // and a file that grew meanwhile is read to its new end.
+    let remaining = Number(info.size);
+    for (;;) {
+      if (signal.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+      const want = remaining >= READ_CHUNK ? READ_CHUNK : remaining > 0 ? remaining + 1 : GROWTH_PROBE;
+      const buffer = Buffer.allocUnsafe(want);
+      const { bytesRead } = await handle.read(buffer, 0, want, null);
+      if (bytesRead > 0) yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+      if (bytesRead < want) break;
+      remaining = Math.max(0, remaining - bytesRead);
     }
-    stream = handle.createReadStream({ highWaterMark: READ_CHUNK, signal });
-    for await (const chunk of stream) yield chunk as Buffer;
   } catch (error) {
-    if ((error as Error).name === 'AbortError') throw new AbortedError(undefined, { cause: error });
+    if (error instanceof AbortedError) throw error;
     throw new SourceError('SOURCE_UNREADABLE', `cannot read ${abs} (${errorCode(error)})`, { plugin: 'files', cause: error });
   } finally {
-    stream?.destroy();
+    await handle?.close().catch(() => undefined); // closing a read-only handle cannot lose data
   }
 }
 

@@ -84,15 +84,40 @@ export function localStore(root: string): Omit<BlobStore, 'capabilities' | 'loca
   };
 }
 
+/** Parts are written a batch at a time with writev: a pack holds thousands of small blobs. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+const WRITE_BATCH_PARTS = 512; // well under IOV_MAX (1024 on Linux)
+
 async function writeBody(handle: FileHandle, body: Uint8Array | AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<void> {
   const parts: AsyncIterable<Uint8Array> | Uint8Array[] = body instanceof Uint8Array ? [body] : body;
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  const flush = async (): Promise<void> => {
+    let pending = batch;
+    batch = [];
+    batchBytes = 0;
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending);
+      pending = dropWritten(pending, bytesWritten);
+    }
+  };
   for await (const part of parts) {
     throwIfAborted(signal);
-    for (let offset = 0; offset < part.byteLength; ) {
-      const { bytesWritten } = await handle.write(part, offset, part.byteLength - offset);
-      offset += bytesWritten;
-    }
+    if (part.byteLength === 0) continue;
+    batch.push(part);
+    batchBytes += part.byteLength;
+    if (batchBytes >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_PARTS) await flush();
   }
+  await flush();
+}
+
+/** What is left of `parts` after a (possibly short) writev of `written` bytes. */
+function dropWritten(parts: Uint8Array[], written: number): Uint8Array[] {
+  let i = 0;
+  while (i < parts.length && written >= parts[i]!.byteLength) written -= parts[i++]!.byteLength;
+  const rest = parts.slice(i);
+  if (rest.length > 0 && written > 0) rest[0] = rest[0]!.subarray(written);
+  return rest;
 }
 
 async function* readStream(handle: FileHandle, path: string, range: ByteRange | undefined, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
