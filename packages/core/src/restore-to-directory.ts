@@ -17,6 +17,8 @@ const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** Report progress inside a large file this often, not only between files. */
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+/** Files written at once: each waits on storage and the thread pool, so one at a time leaves both idle. */
+const PARALLEL_FILES = 8;
 
 /**
  * Writes restored entries into `targetDir`, never outside it, whatever the entries hold.
@@ -40,41 +42,68 @@ export async function writeEntriesToDirectory(
   const dirsToFinish: Array<Pick<RestoreEntry, 'path' | 'mode' | 'mtimeMs'>> = [];
   const symlinksToCreate: RestoreEntry[] = [];
 
-  throwIfAborted(signal);
-  for await (const entry of entries) {
+  const writing = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const settleOne = async (): Promise<void> => {
+    await Promise.race(writing);
+    if (failure) throw failure.error;
+  };
+
+  try {
     throwIfAborted(signal);
-    const segments = checkEntryPath(entry.path);
-    switch (entry.type) {
-      case 'dir':
-        await writer.makeDir(segments);
-        dirsToFinish.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
-        result.dirs++;
-        break;
-      case 'file': {
-        let unreported = 0;
-        await writer.writeFile(segments, entry, signal, (n) => {
-          result.bytes += n;
-          unreported += n;
-          if (onProgress && unreported >= PROGRESS_EVERY_BYTES) {
-            unreported = 0;
-            onProgress({ filesDone: result.files, bytesDone: result.bytes });
-          }
-        });
-        result.files++;
-        onProgress?.({ filesDone: result.files, bytesDone: result.bytes });
-        break;
-      }
-      case 'symlink':
-        if (typeof entry.linkTarget !== 'string' || entry.linkTarget.includes('\0')) {
-          throw unsafe(entry.path, 'is a symlink without a valid target');
+    for await (const entry of entries) {
+      throwIfAborted(signal);
+      if (failure) throw failure.error;
+      const segments = checkEntryPath(entry.path);
+      switch (entry.type) {
+        case 'dir':
+          await writer.makeDir(segments);
+          dirsToFinish.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
+          result.dirs++;
+          break;
+        case 'file': {
+          if (writing.size >= PARALLEL_FILES) await settleOne();
+          let unreported = 0;
+          const written = writer
+            .writeFile(segments, entry, signal, (n) => {
+              result.bytes += n;
+              unreported += n;
+              if (onProgress && unreported >= PROGRESS_EVERY_BYTES) {
+                unreported = 0;
+                onProgress({ filesDone: result.files, bytesDone: result.bytes });
+              }
+            })
+            .then(
+              () => {
+                result.files++;
+                onProgress?.({ filesDone: result.files, bytesDone: result.bytes });
+              },
+              (error: unknown) => {
+                failure ??= { error };
+              },
+            )
+            .finally(() => writing.delete(written));
+          writing.add(written);
+          break;
         }
-        writer.reserveSymlink(segments);
-        symlinksToCreate.push(entry);
-        break;
-      default:
-        throw unsafe(entry.path, `has an unknown entry type ${JSON.stringify((entry as { type: unknown }).type)}`);
+        case 'symlink':
+          if (typeof entry.linkTarget !== 'string' || entry.linkTarget.includes('\0')) {
+            throw unsafe(entry.path, 'is a symlink without a valid target');
+          }
+          writer.reserveSymlink(segments);
+          symlinksToCreate.push(entry);
+          break;
+        default:
+          throw unsafe(entry.path, `has an unknown entry type ${JSON.stringify((entry as { type: unknown }).type)}`);
+      }
     }
+  } catch (error) {
+    // Nothing may still be writing once this function has returned, even when it failed.
+    await Promise.allSettled(writing);
+    throw error;
   }
+  await Promise.all(writing);
+  if (failure) throw failure.error;
 
   for (const entry of symlinksToCreate) {
     throwIfAborted(signal);

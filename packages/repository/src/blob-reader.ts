@@ -3,25 +3,41 @@ import { decompress } from './compression.js';
 import { blobId, unseal, type MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
 import { packKey } from './layout.js';
-import type { MasterIndex } from './master-index.js';
+import type { BlobLocation, MasterIndex } from './master-index.js';
+import type { SealPool } from './seal-pool.js';
+
+/** Small blobs are read as part of a window of their pack: neighbours are usually read next. */
+const WINDOW_BYTES = 4 * 1024 * 1024;
+const WINDOWS_KEPT = 6;
+
+interface Window {
+  pack: string;
+  offset: number;
+  data: Promise<Buffer>;
+}
 
 /**
- * Reads blobs back: one ranged read of the envelope, then authenticate, decompress and check
- * that the plaintext still hashes to the blob's id (so a mixed-up index cannot go unnoticed).
+ * Reads blobs back: a ranged read of the envelope (small ones through a window of their pack),
+ * then authenticate, decompress and check that the plaintext still hashes to the blob's id, so a
+ * mixed-up index cannot go unnoticed. With a pool, that work runs on worker threads.
  */
 export class BlobReader {
+  private windows: Window[] = [];
+
   constructor(
     private readonly store: BlobStore,
     private readonly keys: MasterKeys,
     private readonly index: MasterIndex,
+    private readonly pool?: SealPool,
   ) {}
 
   async read(id: string): Promise<Buffer> {
     const location = this.index.get(id);
     if (!location) throw new RepositoryError('REPO_CORRUPT', `blob ${id.slice(0, 12)} is not in any index; run \`cairn check\``);
     const what = `blob ${id.slice(0, 12)} in pack ${location.pack.slice(0, 12)}`;
-    const envelope = await readAll(await this.store.get(packKey(location.pack), { range: { offset: location.offset, length: location.length } }));
+    const envelope = await this.envelope(location);
     if (envelope.length !== location.length) throw new RepositoryError('REPO_CORRUPT', `${what} is truncated`);
+    if (this.pool) return this.pool.open(envelope, id, location.rawLength, what);
     return this.open(id, envelope, what);
   }
 
@@ -30,5 +46,34 @@ export class BlobReader {
     const plain = await decompress(unseal(this.keys.encryption, envelope, what), what);
     if (blobId(this.keys.id, plain) !== id) throw new RepositoryError('REPO_CORRUPT', `${what} does not match its id`);
     return plain;
+  }
+
+  private async envelope(location: BlobLocation): Promise<Buffer> {
+    const key = packKey(location.pack);
+    if (location.length * 4 > WINDOW_BYTES) {
+      return readAll(await this.store.get(key, { range: { offset: location.offset, length: location.length } }));
+    }
+    const end = location.offset + location.length;
+    let window = this.windows.find((w) => w.pack === location.pack && w.offset <= location.offset);
+    if (window) {
+      const data = await window.data;
+      if (end <= window.offset + data.length) return data.subarray(location.offset - window.offset, end - window.offset);
+    }
+    const packSize = this.index.packs.get(location.pack)?.size ?? end;
+    const length = Math.max(location.length, Math.min(WINDOW_BYTES, packSize - location.offset));
+    window = {
+      pack: location.pack,
+      offset: location.offset,
+      data: this.store.get(key, { range: { offset: location.offset, length } }).then(readAll),
+    };
+    window.data.catch(() => undefined); // awaited below; a failed window is dropped from the cache
+    this.windows = [window, ...this.windows.slice(0, WINDOWS_KEPT - 1)];
+    try {
+      const data = await window.data;
+      return data.subarray(0, location.length);
+    } catch (error) {
+      this.windows = this.windows.filter((w) => w !== window);
+      throw error;
+    }
   }
 }

@@ -4,7 +4,7 @@ import type { MasterKeys } from './crypto.js';
 import { packKey } from './layout.js';
 import { writeIndexFile, type IndexedPack, type MasterIndex } from './master-index.js';
 import { PackBuilder, type BlobType } from './pack.js';
-import { SealPool } from './seal-pool.js';
+import type { SealPool } from './seal-pool.js';
 import { Semaphore } from './semaphore.js';
 
 export interface BlobWriterOptions {
@@ -32,7 +32,6 @@ export class BlobWriter {
   private failure: unknown;
   private readonly packSize: number;
   private readonly packsPerIndex: number;
-  private readonly sealer: SealPool;
   bytesAdded = 0;
   blobsAdded = 0;
   readonly indexFiles: string[] = [];
@@ -42,10 +41,10 @@ export class BlobWriter {
     private readonly keys: MasterKeys,
     private readonly index: MasterIndex,
     private readonly options: BlobWriterOptions,
+    private readonly sealer: SealPool,
   ) {
     this.packSize = options.packSize ?? 16 * 1024 * 1024;
     this.packsPerIndex = options.packsPerIndex ?? 8;
-    this.sealer = new SealPool(keys);
     this.compressing = new Semaphore(Math.max(2, availableParallelism()) * 2);
     this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 2)));
   }
@@ -98,7 +97,6 @@ export class BlobWriter {
     await this.settle();
     this.throwIfFailed();
     await this.writeIndex();
-    await this.sealer.close();
   }
 
   /** After a failure or abort: index the packs already uploaded, so the next backup reuses them. */
@@ -106,7 +104,6 @@ export class BlobWriter {
     await this.settle();
     // Best effort: the error that stopped the backup is the one the caller reports.
     if (this.unindexed.length > 0) await this.writeIndex().catch(() => undefined);
-    await this.sealer.close();
   }
 
   private async uploadPack(type: BlobType): Promise<void> {

@@ -28,7 +28,8 @@ export type RepositoryErrorCode =
   | 'SNAPSHOT_AMBIGUOUS'
   | 'PATH_NOT_FOUND'
   | 'BAD_ENTRY'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  | 'REPO_CLOSED';
 
 export class RepositoryError extends CairnError {
   override name = 'RepositoryError';

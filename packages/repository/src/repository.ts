@@ -17,6 +17,7 @@ import { Lock, removeLocks } from './locks.js';
 import { MasterIndex } from './master-index.js';
 import { getJson, listKeys, putJson } from './objects.js';
 import { pruneRepository } from './prune.js';
+import { SealPool } from './seal-pool.js';
 import { applyPolicy } from './retention.js';
 import type { TreeNode } from './tree.js';
 import { loadTree, walkTree } from './walk.js';
@@ -38,6 +39,8 @@ interface RepositoryConfig {
 
 /** An open repository. Each operation takes the lock it needs and loads the index it reads. */
 export class Repository {
+  private pool: SealPool | undefined;
+
   private constructor(
     readonly store: BlobStore,
     private readonly keys: MasterKeys,
@@ -93,7 +96,7 @@ export class Repository {
       const reader = new BlobReader(this.store, this.keys, index);
       const host = options.host ?? hostname();
       const parent = options.parent === undefined ? await this.latestOf(host, sources.map((s) => s.name)) : options.parent ?? undefined;
-      const writer = new BlobWriter(this.store, this.keys, index, { zstdLevel: zstdLevel(options.compressionLevel ?? this.config.compressionLevel) });
+      const writer = new BlobWriter(this.store, this.keys, index, { zstdLevel: zstdLevel(options.compressionLevel ?? this.config.compressionLevel) }, this.workers());
       const chunker = new Chunker(gearTable(this.keys.chunker), this.config.chunker);
       let outcome;
       try {
@@ -152,7 +155,7 @@ export class Repository {
     const lock = await Lock.acquire(this.store, this.keys, false);
     try {
       const index = await MasterIndex.load(this.store, this.keys.encryption);
-      const reader = new BlobReader(this.store, this.keys, index);
+      const reader = new BlobReader(this.store, this.keys, index, this.workers());
       // Every include must exist before anything is yielded, so a typo never restores a bare skeleton.
       for (const path of include ?? []) {
         if (!(await pathExists(reader, snapshot.tree, path))) {
@@ -217,8 +220,20 @@ export class Repository {
     return removeLocks(this.store, this.keys, options.all ?? false);
   }
 
-  /** Nothing is held between operations; kept so callers need not change when caching arrives. */
-  async close(): Promise<void> {}
+  /**
+   * Stops the worker threads. Content streams handed out by `walk` read through them, so close
+   * the repository only once those are consumed.
+   */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
+  }
+
+  /** Worker threads for hashing, compression and encryption, started on first use. */
+  private workers(): SealPool {
+    return (this.pool ??= new SealPool(this.keys));
+  }
 
   private async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
     const lock = await Lock.acquire(this.store, this.keys, exclusive);

@@ -12,7 +12,13 @@ interface Reply {
   id: number;
   blobId?: string;
   envelope?: Uint8Array;
+  plain?: Uint8Array;
   error?: string;
+}
+
+interface Waiter {
+  resolve: (reply: Reply) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
@@ -21,11 +27,12 @@ interface Reply {
  */
 export class SealPool {
   private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (sealed: Sealed) => void; reject: (error: unknown) => void }>();
+  private readonly waiting = new Map<number, Waiter>();
   private nextId = 0;
   private failure: Error | undefined;
 
-  constructor(keys: MasterKeys, size = Math.max(1, availableParallelism())) {
+  // One core is left to the main thread, which reads, chunks and packs.
+  constructor(keys: MasterKeys, size = Math.max(1, availableParallelism() - 1)) {
     // Running from TypeScript sources (tests), the worker is the .ts file; Node strips its types.
     const file = import.meta.url.endsWith('.ts') ? './seal-worker.ts' : './seal-worker.js';
     this.workers = Array.from({ length: size }, () => {
@@ -38,7 +45,24 @@ export class SealPool {
   }
 
   /** Names `data` by its blob id, compresses it at `zstdLevel` (keeping it raw when that is smaller) and seals it. */
-  seal(data: Uint8Array, zstdLevel: number): Promise<Sealed> {
+  async seal(data: Uint8Array, zstdLevel: number): Promise<Sealed> {
+    const reply = await this.send({ op: 'seal', data, zstdLevel });
+    return { id: reply.blobId!, envelope: toBuffer(reply.envelope!) };
+  }
+
+  /** Authenticates, decompresses and checks a blob against its id; damage is REPO_CORRUPT naming `what`. */
+  async open(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Buffer> {
+    try {
+      // A copy of just the envelope: posting a view would copy its whole buffer (a pack window).
+      const own = envelope.byteLength === envelope.buffer.byteLength ? envelope : Uint8Array.prototype.slice.call(envelope);
+      return toBuffer((await this.send({ op: 'open', envelope: own, blobId, rawLength })).plain!);
+    } catch (error) {
+      if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
+      throw error;
+    }
+  }
+
+  private send(message: Record<string, unknown>): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const worker = this.workers[id % this.workers.length]!;
@@ -46,11 +70,13 @@ export class SealPool {
       // Referenced only while a reply is awaited: an idle pool never keeps the process alive.
       if (this.waiting.size === 0) for (const w of this.workers) w.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, data, zstdLevel });
+      worker.postMessage({ ...message, id });
     });
   }
 
+  /** Stops the workers; work still waiting is refused rather than left hanging. */
   async close(): Promise<void> {
+    this.fail(new RepositoryError('REPO_CLOSED', 'the repository was closed while blobs were still being processed'));
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
@@ -59,10 +85,8 @@ export class SealPool {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) for (const w of this.workers) w.unref();
-    if (reply.envelope && reply.blobId) {
-      waiter.resolve({ id: reply.blobId, envelope: Buffer.from(reply.envelope.buffer, reply.envelope.byteOffset, reply.envelope.byteLength) });
-    }
-    else waiter.reject(new RepositoryError('REPO_CORRUPT', `compressing a blob failed: ${reply.error}`));
+    if (reply.error === undefined) waiter.resolve(reply);
+    else waiter.reject(new WorkerReplyError(reply.error));
   }
 
   private fail(error: Error): void {
@@ -70,4 +94,11 @@ export class SealPool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
   }
+}
+
+/** An operation the worker refused (bad data), as opposed to the worker itself failing. */
+class WorkerReplyError extends Error {}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

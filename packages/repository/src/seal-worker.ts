@@ -7,43 +7,72 @@
  *   envelope  = nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
  *   plaintext = flag (0 raw, 1 zstd) ‖ body
  */
-import { createCipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { constants, zstdCompressSync } from 'node:zlib';
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
-interface SealRequest {
-  id: number;
-  data: Uint8Array;
-  zstdLevel: number;
-}
+/** `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. */
+type Request =
+  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number }
+  | { op: 'open'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
 const FLAG_RAW = Buffer.of(0);
 const FLAG_ZSTD = Buffer.of(1);
 
-parentPort!.on('message', (request: SealRequest) => {
+parentPort!.on('message', (request: Request) => {
   try {
-    const data = request.data;
-    const id = createHmac('sha256', idKey).update(data).digest('hex');
-    const packed = zstdCompressSync(data, {
-      params: { [constants.ZSTD_c_compressionLevel]: request.zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
-      chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
-      pledgedSrcSize: data.length,
-    });
-    const [flag, body] = packed.length < data.length ? [FLAG_ZSTD, packed] : [FLAG_RAW, data];
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce);
-    // Not from Buffer's shared pool: the envelope's memory is handed to the main thread.
-    const envelope = Buffer.allocUnsafeSlow(12 + 1 + body.length + 16);
-    nonce.copy(envelope, 0);
-    let at = 12;
-    at += cipher.update(flag).copy(envelope, at);
-    at += cipher.update(body).copy(envelope, at);
-    at += cipher.final().copy(envelope, at);
-    cipher.getAuthTag().copy(envelope, at);
-    parentPort!.postMessage({ id: request.id, blobId: id, envelope }, [envelope.buffer]);
+    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel);
+    else open(request.id, request.envelope, request.blobId, request.rawLength);
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
+
+function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
+  const id = createHmac('sha256', idKey).update(data).digest('hex');
+  const packed = zstdCompressSync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
+    chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
+    pledgedSrcSize: data.length,
+  });
+  const [flag, body] = packed.length < data.length ? [FLAG_ZSTD, packed] : [FLAG_RAW, data];
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  // Not from Buffer's shared pool: the envelope's memory is handed to the main thread.
+  const envelope = Buffer.allocUnsafeSlow(12 + 1 + body.length + 16);
+  nonce.copy(envelope, 0);
+  let at = 12;
+  at += cipher.update(flag).copy(envelope, at);
+  at += cipher.update(body).copy(envelope, at);
+  at += cipher.final().copy(envelope, at);
+  cipher.getAuthTag().copy(envelope, at);
+  parentPort!.postMessage({ id: requestId, blobId: id, envelope }, [envelope.buffer]);
+}
+
+function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number): void {
+  if (envelope.length < 29) throw new Error('truncated');
+  const decipher = createDecipheriv('aes-256-gcm', key, envelope.subarray(0, 12));
+  decipher.setAuthTag(envelope.subarray(envelope.length - 16));
+  let stored: Buffer;
+  try {
+    stored = Buffer.concat([decipher.update(envelope.subarray(12, envelope.length - 16)), decipher.final()]);
+  } catch {
+    throw new Error('failed authentication: it is damaged or was tampered with');
+  }
+  const body = stored.subarray(1);
+  let plain: Buffer;
+  if (stored[0] === 0) plain = Buffer.from(body);
+  else if (stored[0] === 1) {
+    try {
+      plain = zstdDecompressSync(body, { chunkSize: Math.min(Math.max(rawLength + 1024, 64 * 1024), 16 * 1024 * 1024) });
+    } catch {
+      throw new Error('does not decompress');
+    }
+  } else throw new Error(`has unknown compression ${stored[0]}`);
+  if (createHmac('sha256', idKey).update(plain).digest('hex') !== blobId) throw new Error('does not match its id');
+  const out = Buffer.allocUnsafeSlow(plain.length);
+  plain.copy(out);
+  parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer]);
+}
