@@ -107,6 +107,8 @@ export function followProgress(cairn: Cairn, bar: ProgressBar, operation: Progre
       filesDone: event.filesDone,
       bytesDone: event.bytesDone,
       ...(event.bytesAdded !== undefined ? { bytesAdded: event.bytesAdded } : {}),
+      ...(event.filesTotal !== undefined ? { filesTotal: event.filesTotal } : {}),
+      ...(event.bytesTotal !== undefined ? { bytesTotal: event.bytesTotal } : {}),
       ...(event.packsDone !== undefined ? { packsDone: event.packsDone } : {}),
       ...(event.packsTotal !== undefined ? { packsTotal: event.packsTotal } : {}),
       ...(event.currentPath !== undefined ? { currentPath: event.currentPath } : {}),

@@ -55,6 +55,9 @@ export interface ProgressEvent {
   bytesDone: number;
   /** Bytes written to the repository, for backups. */
   bytesAdded?: number;
+  /** What the run will have done at the end, when known (a full restore knows it from the snapshot). */
+  filesTotal?: number;
+  bytesTotal?: number;
   /** For check: packs verified of packsTotal. */
   packsDone?: number;
   packsTotal?: number;

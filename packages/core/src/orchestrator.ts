@@ -149,7 +149,7 @@ class Orchestrator implements Cairn {
           ...(plan.compressionLevel !== undefined ? { compressionLevel: plan.compressionLevel } : {}),
           ...(parent !== undefined ? { parent } : {}),
           signal,
-          onProgress: (p) => progress.update({ filesDone: p.filesDone, bytesDone: p.bytesDone, bytesAdded: p.bytesAdded, ...(p.currentPath ? { currentPath: p.currentPath } : {}) }),
+          onProgress: (p) => progress.update(p),
           onWarning: (w) => warn(w.path, w.message, w.code),
         });
       });
@@ -189,9 +189,12 @@ class Orchestrator implements Cairn {
       const progress = this.#progress(info, job);
       const outcome = await this.#withRepository(plan.repository, request.repository.password, signal, async (repo) => {
         const snapshot = await repo.findSnapshot(plan.snapshot, plan.at ? { at: plan.at } : {});
+        const { summary } = snapshot;
+        // A full restore knows its size from the snapshot, which lets observers show an ETA.
+        const totals = plan.include ? {} : { filesTotal: summary.filesNew + summary.filesChanged + summary.filesUnchanged, bytesTotal: summary.bytesTotal };
         const written = await writeEntriesToDirectory(repo.walk(snapshot, plan.include ? { include: plan.include } : {}), resolve(plan.targetDir), {
           signal,
-          onProgress: (p) => progress.update(p),
+          onProgress: (p) => progress.update({ ...p, ...totals }),
         });
         return { ...written, snapshot };
       });

@@ -22,7 +22,7 @@ import { applyPolicy } from './retention.js';
 import type { TreeNode } from './tree.js';
 import { loadTree, walkTree } from './walk.js';
 import type {
-  BackupOptions, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
+  BackupOptions, BackupProgress, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
   InitOptions, OpenOptions, PruneResult, RetentionPolicy, Snapshot, WalkOptions,
 } from './types.js';
 
@@ -100,7 +100,9 @@ export class Repository {
       const chunker = new Chunker(gearTable(this.keys.chunker), this.config.chunker);
       let outcome;
       try {
-        outcome = await storeSources({ writer, reader, index, idKey: this.keys.id, chunker }, sources, parent?.tree, options);
+        const estimate = parent ? { filesTotal: parent.summary.filesNew + parent.summary.filesChanged + parent.summary.filesUnchanged, bytesTotal: parent.summary.bytesTotal } : {};
+        const onProgress = options.onProgress && ((p: BackupProgress) => options.onProgress!({ ...p, ...estimate }));
+        outcome = await storeSources({ writer, reader, index, idKey: this.keys.id, chunker }, sources, parent?.tree, { ...options, ...(onProgress ? { onProgress } : {}) });
         await writer.flush();
       } catch (error) {
         await writer.abandon();

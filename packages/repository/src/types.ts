@@ -36,6 +36,9 @@ export interface BackupProgress {
   /** Bytes stored so far (after deduplication, compression, encryption). */
   bytesAdded: number;
   currentPath?: string;
+  /** Estimated from the parent snapshot, when there is one: enough for an ETA. */
+  filesTotal?: number;
+  bytesTotal?: number;
 }
 
 export interface BackupWarning {
