@@ -107,12 +107,14 @@ describe.skipIf(!built && !process.env.CI)('acceptance: SIGKILL during backup', 
     expect(verified.packs, JSON.stringify(outcomes)).toBeGreaterThan(0);
     expect((await readdir(join(repo, 'index'))).length).toBeGreaterThan(0);
 
+    console.log("DEBUG", duration, JSON.stringify(outcomes), JSON.stringify(verified));
     const final = JSON.parse(await expectOk(['backup', data, '--repo', repo, '--json'])) as { id: string; summary: Summary };
     expect(final.summary.bytesTotal).toBe(total);
     // What the killed runs stored and indexed (verified.bytesRead) is not stored again.
     expect(final.summary.bytesAdded).toBeLessThan(total - verified.bytesRead + 4 * MiB);
     expect(final.summary.bytesAdded).toBeLessThan(total * 0.9);
 
+    console.log("DEBUG final", JSON.stringify(final.summary));
     const afterFinal = JSON.parse(await expectOk(['check', '--repo', repo, '--read-data', '--json'])) as { ok: boolean };
     expect(afterFinal.ok).toBe(true);
     const out = join(dir.path, 'restored');

@@ -3,7 +3,7 @@ import type { RestoreEntry } from './entry.js';
 import { RepositoryError } from './errors.js';
 import { decodeTree, isSafeName, type TreeNode } from './tree.js';
 
-const READ_AHEAD = 4;
+const READ_AHEAD = 2;
 
 export async function loadTree(reader: BlobReader, id: string): Promise<TreeNode[]> {
   const nodes = decodeTree(await reader.read(id), id);
