@@ -91,6 +91,8 @@ export interface Cairn {
   check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport>;
   forget(request: { repository: RepositoryRef; policy: RetentionPolicy; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult>;
   prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult>;
+  /** Removes stale locks (left by killed runs), or every lock with `all`; returns how many. */
+  unlock(request: { repository: RepositoryRef; all?: boolean }): Promise<{ removed: number }>;
   changePassword(request: { repository: RepositoryRef; newPassword: string }): Promise<void>;
   /** Waits for running jobs and closes the executor. */
   close(): Promise<void>;

@@ -270,6 +270,11 @@ class Orchestrator implements Cairn {
       }));
   }
 
+  async unlock(request: { repository: RepositoryRef; all?: boolean }): Promise<{ removed: number }> {
+    return this.#run({ operation: 'unlock', ref: request.repository, describe: () => ({}) }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => ({ removed: await repo.unlock({ all: request.all ?? false }) })));
+  }
+
   async prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult> {
     return this.#run({ operation: 'prune', ref: request.repository, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, (repo) => repo.prune({ dryRun: request.dryRun ?? false })));

@@ -44,7 +44,7 @@ export class BlobWriter {
     private readonly sealer: SealPool,
   ) {
     this.packSize = options.packSize ?? 16 * 1024 * 1024;
-    this.packsPerIndex = options.packsPerIndex ?? 8;
+    this.packsPerIndex = options.packsPerIndex ?? 4;
     this.compressing = new Semaphore(Math.max(2, availableParallelism()) * 2);
     this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 2)));
   }

@@ -1,7 +1,11 @@
 import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
 import { Repository } from '../src/index.js';
+import { openWithPassword } from '../src/keys.js';
+import { LOCKS_PREFIX } from '../src/layout.js';
+import { putJson } from '../src/objects.js';
 import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempStore, type MemoryFile } from './helpers.js';
 
 const tree: MemoryFile[] = [
@@ -165,5 +169,24 @@ describe('Repository', () => {
     expect(warnings).toEqual(['data/broken.txt']);
     expect(snapshot.summary).toMatchObject({ warnings: 1, complete: false, filesNew: 1 });
     expect([...(await collect(repo.walk(snapshot))).keys()]).toEqual(['data', 'data/ok.txt']);
+  });
+});
+
+describe('locks', () => {
+  it('ignores and removes a lock left by a process that is gone, and refuses prune while a backup holds one', async () => {
+    const { repo, store } = await newRepository('pw');
+    const { keys } = await openWithPassword(store, 'pw');
+    const now = new Date().toISOString();
+    const dead = { exclusive: true, host: hostname(), pid: 2 ** 22 + 7, username: 'x', time: now, refreshed: now };
+    await putJson(store, keys.encryption, LOCKS_PREFIX, dead, 'a'.repeat(64));
+    // The dead process's exclusive lock does not block a backup...
+    await backup(repo, tree);
+    // ...and unlock removes it; a live lock is kept.
+    const live = { ...dead, exclusive: false, pid: process.pid };
+    await putJson(store, keys.encryption, LOCKS_PREFIX, live, 'b'.repeat(64));
+    expect(await repo.unlock()).toBe(1);
+    await expect(repo.prune()).rejects.toMatchObject({ code: 'REPO_LOCKED' });
+    expect(await repo.unlock({ all: true })).toBe(1);
+    await expect(repo.prune()).resolves.toMatchObject({ dryRun: false });
   });
 });

@@ -9,6 +9,7 @@ import { lsCommand } from './ls.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { snapshotsCommand } from './snapshots.js';
+import { unlockCommand } from './unlock.js';
 
 /** Every command, in the order `cairn --help` lists them. */
 export const commands: readonly CommandSpec[] = [
@@ -22,4 +23,5 @@ export const commands: readonly CommandSpec[] = [
   forgetCommand,
   pruneCommand,
   keyPasswdCommand,
+  unlockCommand,
 ];
