@@ -6,20 +6,34 @@ if (major < 22 || (major === 22 && minor < 15)) {
   process.exit(2);
 }
 
+// Until run() returns, the process counts as failed: if the event loop ever drained with an operation
+// still pending (a bug), exiting 0 in silence would read as success.
+let finished = false;
+
 // `cairn snapshots | head` closes the pipe early: that is not an error worth a stack trace.
 process.stdout.on('error', (error) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  if (error.code === 'EPIPE') {
+    finished = true;
+    process.exit(0);
+  }
   throw error;
+});
+
+process.exitCode = 1;
+process.on('exit', () => {
+  if (!finished) process.stderr.write('cairn: internal error: the operation stopped before it finished; nothing it reported can be trusted\n');
 });
 
 import('../dist/main.js').then(
   async ({ run }) => {
     const code = await run(process.argv.slice(2));
+    finished = true;
     process.exitCode = code;
     // Interrupted: do not wait for stray timers or sockets of the aborted operation.
     if (code >= 128) process.exit(code);
   },
   (error) => {
+    finished = true;
     process.stderr.write(`cairn: cannot load the command (${error instanceof Error ? error.message : String(error)}); run \`pnpm build\` first\n`);
     process.exitCode = 1;
   },

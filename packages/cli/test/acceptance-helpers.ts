@@ -120,12 +120,13 @@ export interface Spawned {
 }
 
 /**
- * Runs the built binary. With `killAfterMs`, sends SIGKILL after that long (if it is still running).
- * `uid`/`gid` run it as another user (root only).
+ * Runs the built binary. With `killAfterMs`, sends SIGKILL after that long (if it is still running);
+ * with `killWhen`, as soon as that condition (polled every few ms) holds. `uid`/`gid` run it as
+ * another user (root only).
  */
 export function spawnCairn(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; uid?: number; gid?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; killWhen?: () => Promise<boolean>; uid?: number; gid?: number } = {},
 ): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
@@ -139,9 +140,21 @@ export function spawnCairn(
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    let exited = false;
     const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+    const poll = async (): Promise<void> => {
+      while (!exited) {
+        if (await options.killWhen!()) {
+          child.kill('SIGKILL');
+          return;
+        }
+        await new Promise((wake) => setTimeout(wake, 5));
+      }
+    };
+    if (options.killWhen) poll().catch(reject);
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      exited = true;
       if (timer) clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });

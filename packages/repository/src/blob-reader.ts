@@ -1,7 +1,7 @@
 import { readAll, type BlobStore } from './blob-store.js';
 import { decompress } from './compression.js';
 import { blobId, unseal, type MasterKeys } from './crypto.js';
-import { RepositoryError } from './errors.js';
+import { RepositoryError, TargetError } from './errors.js';
 import { packKey } from './layout.js';
 import type { BlobLocation, MasterIndex } from './master-index.js';
 import type { SealPool } from './seal-pool.js';
@@ -49,6 +49,17 @@ export class BlobReader {
   }
 
   private async envelope(location: BlobLocation): Promise<Buffer> {
+    try {
+      return await this.readEnvelope(location);
+    } catch (error) {
+      if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') {
+        throw new RepositoryError('REPO_CORRUPT', `pack ${location.pack.slice(0, 12)} (${packKey(location.pack)}) is missing`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async readEnvelope(location: BlobLocation): Promise<Buffer> {
     const key = packKey(location.pack);
     if (location.length * 4 > WINDOW_BYTES) {
       return readAll(await this.store.get(key, { range: { offset: location.offset, length: location.length } }));
