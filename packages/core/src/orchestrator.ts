@@ -154,7 +154,7 @@ class Orchestrator implements Cairn {
         });
       });
       const s = snapshot.summary;
-      progress.finish({ filesDone: s.filesNew + s.filesChanged + s.filesUnchanged, bytesDone: s.bytesRead, bytesAdded: s.bytesAdded });
+      progress.finish({ filesDone: s.filesNew + s.filesChanged + s.filesUnchanged, bytesDone: s.bytesTotal, bytesAdded: s.bytesAdded });
       this.logger.info(`snapshot ${snapshot.id.slice(0, 8)} saved`, {
         run: info.id, files: s.filesNew + s.filesChanged + s.filesUnchanged, bytesAdded: s.bytesAdded, warnings: warnings.length,
       });
@@ -404,6 +404,11 @@ function checkTarget(target: unknown, what: string): asserts target is TargetIns
   const t = target as Partial<TargetInstance> | null;
   if (typeof t !== 'object' || t === null || t.kind !== 'target' || typeof t.connect !== 'function') {
     throw new ConfigError(`${what}: expected a target instance (e.g. localTarget({ path })) or a path/URL`);
+  }
+  // The repository reads single blobs out of packs; a store that cannot serve byte ranges would
+  // have to download whole packs, so it is refused before anything runs.
+  if (!t.capabilities?.rangeReads) {
+    throw new ConfigError(`${what}: target "${t.plugin}" does not declare range reads, which a repository needs`, { plugin: t.plugin });
   }
 }
 

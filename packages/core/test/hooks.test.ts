@@ -19,7 +19,7 @@ afterEach(async () => {
 const unreachableTarget = defineTarget({
   name: 'unreachable',
   options: z.object({ marker: z.string() }),
-  capabilities: { rangeReads: false, atomicRename: false, maxParallel: 1 },
+  capabilities: { rangeReads: true, atomicRename: false, maxParallel: 1 },
   location: (o) => `unreachable:${o.marker}`,
   async connect(o) {
     throw new TargetError('TARGET_UNAVAILABLE', `cannot reach ${o.marker}`, { plugin: 'unreachable' });

@@ -10,7 +10,7 @@ import { dirTarget, memorySource, tempDir } from './helpers.js';
 const leakyTarget = defineTarget({
   name: 'leaky',
   options: z.object({ url: z.string() }),
-  capabilities: { rangeReads: false, atomicRename: false, maxParallel: 1 },
+  capabilities: { rangeReads: true, atomicRename: false, maxParallel: 1 },
   urls: {
     schemes: ['leaky'],
     parse: (url) => {
@@ -22,6 +22,28 @@ const leakyTarget = defineTarget({
   async connect() {
     throw new Error('not reached');
   },
+});
+
+describe('target capabilities', () => {
+  it('refuses, before connecting, a target that cannot read byte ranges', async () => {
+    let connected = false;
+    const wholeObjectsOnly = defineTarget({
+      name: 'whole',
+      options: z.object({}),
+      capabilities: { rangeReads: false, atomicRename: true, maxParallel: 1 },
+      location: () => 'whole://',
+      async connect() {
+        connected = true;
+        throw new Error('not reached');
+      },
+    });
+    const cairn = createCairn();
+    const error = await cairn.snapshots({ repository: { target: wholeObjectsOnly({}), password: 'x' } }).catch((e: unknown) => e);
+    await cairn.close();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain('does not declare range reads');
+    expect(connected).toBe(false);
+  });
 });
 
 describe('resolveTarget', () => {
@@ -60,7 +82,7 @@ describe('resolveTarget', () => {
   });
 
   it('refuses two targets serving the same scheme', () => {
-    const other = defineTarget({ ...{ name: 'other', options: z.object({}), capabilities: { rangeReads: false, atomicRename: false, maxParallel: 1 } }, urls: { schemes: ['file'], parse: () => ({}) }, location: () => 'x', connect: async () => { throw new Error('no'); } });
+    const other = defineTarget({ ...{ name: 'other', options: z.object({}), capabilities: { rangeReads: true, atomicRename: false, maxParallel: 1 } }, urls: { schemes: ['file'], parse: () => ({}) }, location: () => 'x', connect: async () => { throw new Error('no'); } });
     expect(() => createCairn({ targets: [dirTarget, other] })).toThrow('targets: URL scheme "file" is served by both "testdir" and "other"; register only one of them');
   });
 

@@ -72,7 +72,7 @@ export interface SnapshotSourceInfo {
 }
 
 export interface Snapshot {
-  /** 64 hex characters; commands accept any unique prefix of 8 or more. */
+  /** 64 hex characters; commands accept any unique prefix of 4 or more hex digits (8 is what listings show). */
   id: string;
   /** ISO-8601 time the backup started. */
   time: string;
