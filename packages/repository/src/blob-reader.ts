@@ -41,6 +41,12 @@ export class BlobReader {
     return this.open(id, envelope, what);
   }
 
+  /** Verifies an envelope already in memory, on the workers when there are some. */
+  async verify(id: string, envelope: Buffer, rawLength: number, what: string): Promise<void> {
+    if (this.pool) await this.pool.open(envelope, id, rawLength, what);
+    else await this.open(id, envelope, what);
+  }
+
   /** Authenticates, decompresses and verifies an envelope already in memory. */
   async open(id: string, envelope: Buffer, what: string): Promise<Buffer> {
     const plain = await decompress(unseal(this.keys.encryption, envelope, what), what);

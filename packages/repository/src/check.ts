@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { BlobReader } from './blob-reader.js';
 import type { BlobStore } from './blob-store.js';
-import { CairnError } from './errors.js';
+import { CairnError, throwIfAborted } from './errors.js';
 import { DATA_PREFIX, idFromKey, packKey } from './layout.js';
 import type { MasterIndex } from './master-index.js';
 import { parsePackHeader } from './pack.js';
+import { forEachLimited } from './semaphore.js';
 import { loadTree } from './walk.js';
 import type { CheckOptions, CheckProblem, CheckReport, Snapshot } from './types.js';
 
@@ -28,7 +29,7 @@ export async function checkRepository(
   const stored = new Map<string, number>();
   for await (const info of store.list(DATA_PREFIX)) stored.set(idFromKey(info.key), info.size);
 
-  const blobsByPack = new Map<string, Array<[string, { offset: number; length: number }]>>();
+  const blobsByPack = new Map<string, Array<[string, { offset: number; length: number; rawLength: number }]>>();
   for (const [id, location] of index.entries()) {
     const list = blobsByPack.get(location.pack) ?? [];
     list.push([id, location]);
@@ -49,10 +50,9 @@ export async function checkRepository(
   if (options.readData) {
     let packsDone = 0;
     const total = index.packs.size;
-    for (const [pack, { size }] of index.packs) {
-      if (options.signal?.aborted) break;
+    const verifyPack = async (pack: string, size: number): Promise<void> => {
       const blobs = blobsByPack.get(pack) ?? [];
-      if (!stored.has(pack) || stored.get(pack) !== size) continue;
+      if (!stored.has(pack) || stored.get(pack) !== size) return;
       const key = packKey(pack);
       const chunks: Buffer[] = [];
       const hash = createHash('sha256');
@@ -71,17 +71,24 @@ export async function checkRepository(
       } catch (error) {
         problems.push({ kind: 'pack-hash', message: describe(error), key, affects: [] });
       }
-      for (const [id, location] of blobs) {
+      // A few blobs at a time: their plaintexts can be several times the pack's size.
+      await forEachLimited(blobs, 4, async ([id, location]) => {
         try {
-          await reader.open(id, bytes.subarray(location.offset, location.offset + location.length), `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
+          await reader.verify(id, bytes.subarray(location.offset, location.offset + location.length), location.rawLength, `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
         } catch (error) {
+          if (!(error instanceof CairnError) || error.code !== 'REPO_CORRUPT') throw error;
           const problem: CheckProblem = { kind: 'blob-unreadable', message: describe(error), key, affects: [] };
           problems.push(problem);
           badBlobs.set(id, problem);
         }
-      }
+      });
       options.onProgress?.({ packsDone: ++packsDone, packsTotal: total, bytesDone: bytesRead });
-    }
+    };
+    // Two packs at a time: one downloads while the other's blobs are verified on the workers.
+    await forEachLimited(index.packs, 1, async ([pack, { size }]) => {
+      throwIfAborted(options.signal);
+      await verifyPack(pack, size);
+    });
   }
 
   // Walk every snapshot once: find unindexed blobs and trace damaged ones to files.

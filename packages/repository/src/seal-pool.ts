@@ -53,16 +53,17 @@ export class SealPool {
   /** Authenticates, decompresses and checks a blob against its id; damage is REPO_CORRUPT naming `what`. */
   async open(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Buffer> {
     try {
-      // A copy of just the envelope: posting a view would copy its whole buffer (a pack window).
-      const own = envelope.byteLength === envelope.buffer.byteLength ? envelope : Uint8Array.prototype.slice.call(envelope);
-      return toBuffer((await this.send({ op: 'open', envelope: own, blobId, rawLength })).plain!);
+      // A private copy of just the envelope, handed over without another copy: posting the view
+      // itself would copy its whole buffer (a pack window, or a whole pack during check).
+      const own = new Uint8Array(envelope);
+      return toBuffer((await this.send({ op: 'open', envelope: own, blobId, rawLength }, [own.buffer])).plain!);
     } catch (error) {
       if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
       throw error;
     }
   }
 
-  private send(message: Record<string, unknown>): Promise<Reply> {
+  private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const worker = this.workers[id % this.workers.length]!;
@@ -70,7 +71,7 @@ export class SealPool {
       // Referenced only while a reply is awaited: an idle pool never keeps the process alive.
       if (this.waiting.size === 0) for (const w of this.workers) w.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...message, id });
+      worker.postMessage({ ...message, id }, transfer);
     });
   }
 

@@ -18,3 +18,12 @@ export class Semaphore {
     else this.active--;
   }
 }
+
+/** Runs `work` for every item, at most `limit` at a time, in order of start; the first failure rejects. */
+export async function forEachLimited<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const lane = async (): Promise<void> => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await work(next);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, lane));
+}
