@@ -5,3 +5,4 @@ export type { MakeSource } from './source-conformance.js';
 export { deterministicBytes, collect, digest, hashing } from './data.js';
 export { memoryLogger, pluginContext, backupContext } from './context.js';
 export { memoryTarget, memoryTargetOptions } from './memory-target.js';
+export { asUnprivileged, deferred } from './privileges.js';

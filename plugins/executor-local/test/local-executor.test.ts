@@ -1,17 +1,9 @@
 import { AbortedError, CairnError, ConfigError } from '@cairn/core';
 import type { JobContext, JobProgress } from '@cairn/core';
 import { describe, expect, it } from 'vitest';
+import { deferred } from '@cairn/testkit';
 import { localExecutor } from '../src/index.js';
 
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Lets queued callbacks and promise chains run, without waiting on a clock. */
 async function settle(rounds = 5): Promise<void> {

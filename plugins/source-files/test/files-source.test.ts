@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, SourceError } from '@cairn/core';
 import type { RestoreEntry, SourceEntry, SourceInstance } from '@cairn/core';
-import { backupContext, collect, describeSourceConformance, digest } from '@cairn/testkit';
+import { asUnprivileged, backupContext, collect, describeSourceConformance, digest } from '@cairn/testkit';
 import { filesSource } from '../src/index.js';
 
 describeSourceConformance('files', async () => {
@@ -268,17 +268,6 @@ describe('files source', () => {
       .rejects.toThrow(ConfigError);
   });
 });
-
-async function asUnprivileged<T>(work: string, fn: () => Promise<T>): Promise<T> {
-  if (process.geteuid?.() !== 0) return fn();
-  await chmod(work, 0o755);
-  process.seteuid!(65534);
-  try {
-    return await fn();
-  } finally {
-    process.seteuid!(0);
-  }
-}
 
 describe('files source and odd names', () => {
   it('warns about a name that is not valid UTF-8 instead of dropping it silently', async () => {

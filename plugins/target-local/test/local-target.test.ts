@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, TargetError } from '@cairn/core';
 import type { BlobStore } from '@cairn/core';
-import { collect, describeTargetConformance, pluginContext } from '@cairn/testkit';
+import { asUnprivileged, collect, describeTargetConformance, pluginContext } from '@cairn/testkit';
 import { localTarget } from '../src/index.js';
 
 describeTargetConformance('local', async () => {
@@ -94,17 +94,3 @@ async function keysOf(store: BlobStore, prefix: string): Promise<string[]> {
   return keys.sort();
 }
 
-/**
- * Runs `fn` as user nobody: CI containers run tests as root, and root ignores permission bits.
- * vitest forks a process per test file, so switching the effective uid stays local to this file.
- */
-async function asUnprivileged<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  if (process.geteuid?.() !== 0) return fn();
-  await chmod(dir, 0o755);
-  process.seteuid!(65534);
-  try {
-    return await fn();
-  } finally {
-    process.seteuid!(0);
-  }
-}
