@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, realpath, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -17,6 +17,8 @@ const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** Report progress inside a large file this often, not only between files. */
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+/** Files up to this size are written with blocking calls (see writeSmallFileSync). */
+const SMALL_FILE = 256 * 1024;
 /** Files written at once: each waits on storage and the thread pool, so one at a time leaves both idle. */
 const PARALLEL_FILES = 6;
 
@@ -183,9 +185,20 @@ class TreeWriter {
     if (this.symlinks.has(rel)) throw unsafe(rel, 'appears both as a symlink and as a file');
     if (this.dirs.has(rel)) throw unsafe(rel, 'appears both as a directory and as a file');
     const abs = this.abs(segments);
+    let content: AsyncIterable<Uint8Array> | Uint8Array[] = entry.open();
+    if (entry.size <= SMALL_FILE) {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of content) parts.push(chunk);
+      throwIfAborted(signal);
+      if (writeSmallFileSync(abs, this.overwrite, parts, entry)) {
+        onBytes(parts.reduce((sum, part) => sum + part.byteLength, 0));
+        return;
+      }
+      content = parts;
+    }
     const handle = await this.openFile(abs);
     try {
-      for await (const chunk of entry.open()) {
+      for await (const chunk of content) {
         throwIfAborted(signal);
         let offset = 0;
         while (offset < chunk.byteLength) {
@@ -276,6 +289,34 @@ class TreeWriter {
       throw toUnwritable(abs, error);
     }
   }
+}
+
+/**
+ * Writes a small file with blocking calls: five syscalls of a few microseconds each cost less than
+ * five trips through the thread pool, and restores are mostly small files. Same flags and the same
+ * fd-based chmod and utimes as the async path; false (nothing written) when the open needs the
+ * async path's handling of what is already there.
+ */
+function writeSmallFileSync(abs: string, overwrite: boolean, parts: Uint8Array[], entry: RestoreEntry): boolean {
+  let fd: number;
+  try {
+    fd = openSync(abs, overwrite ? FILE_FLAGS : FILE_FLAGS | constants.O_EXCL, 0o600);
+  } catch {
+    return false; // EEXIST, ELOOP, EISDIR, …: the async path explains or handles each
+  }
+  try {
+    for (const part of parts) {
+      for (let offset = 0; offset < part.byteLength; ) offset += writeSync(fd, part, offset, part.byteLength - offset);
+    }
+    fchmodSync(fd, entry.mode & 0o7777);
+    const seconds = entry.mtimeMs / 1000;
+    futimesSync(fd, seconds, seconds);
+  } catch (error) {
+    throw toUnwritable(abs, error);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 async function lstatOrUndefined(abs: string) {
