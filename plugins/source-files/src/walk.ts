@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { AbortedError, SourceError, throwIfAborted } from '@cairn/core';
@@ -125,7 +125,7 @@ function toEntry(rel: string, abs: string, info: BigIntStats, options: WalkOptio
       ...base(rel, info, 'file'),
       size: Number(info.size),
       changeKey: `${info.dev}:${info.ino}`,
-      open: () => readFile(abs, options.followSymlinks, ctx.signal),
+      open: () => (info.size <= SMALL_FILE ? readSmallFile(abs, options.followSymlinks) : readFile(abs, options.followSymlinks, ctx.signal)),
     };
   }
   const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'device' : 'special file';
@@ -141,6 +141,34 @@ function base(rel: string, info: BigIntStats, type: SourceEntry['type']): Source
   // Rounded to microseconds: exact in a double (nanoseconds since 1970 are not), and stable through
   // a restore, whose utimes() takes seconds as a double and lands a few nanoseconds off.
   return { path: rel, type, mode: Number(info.mode & 0o7777n), mtimeMs: Number((info.mtimeNs + 500n) / 1000n) / 1000, size: 0 };
+}
+
+/** Files up to this size are read with blocking calls (see readSmallFile). */
+const SMALL_FILE = 256n * 1024n;
+
+/**
+ * Reads a small file with blocking calls: four syscalls of a few microseconds cost less than four
+ * trips through the thread pool, and most files are small. Same flags and checks as readFile.
+ */
+async function* readSmallFile(abs: string, followSymlinks: boolean): AsyncGenerator<Uint8Array> {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
+  let fd: number | undefined;
+  try {
+    fd = openSync(abs, flags);
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    // One byte more than stat reported proves the end in one read; a file that grew is read on.
+    for (let want = info.size + 1; ; want = GROWTH_PROBE) {
+      const buffer = Buffer.allocUnsafe(want);
+      const bytesRead = readSync(fd, buffer, 0, want, null);
+      if (bytesRead > 0) yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+      if (bytesRead < want) break;
+    }
+  } catch (error) {
+    throw new SourceError('SOURCE_UNREADABLE', `cannot read ${abs} (${errorCode(error)})`, { plugin: 'files', cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
