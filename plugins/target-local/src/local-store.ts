@@ -148,6 +148,8 @@ async function* listKeys(root: string, prefix: string, signal: AbortSignal | und
   yield* walk(root, startKey, prefix, signal);
 }
 
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
 async function* walk(root: string, dirKey: string, prefix: string, signal: AbortSignal | undefined): AsyncIterable<BlobInfo> {
   throwIfAborted(signal);
   const dirPath = dirKey ? `${root}/${dirKey.slice(0, -1)}` : root;
@@ -163,18 +165,24 @@ async function* walk(root: string, dirKey: string, prefix: string, signal: Abort
     const key = dirKey + entry.name;
     let kind: 'file' | 'dir' | undefined = entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : undefined;
     let size: number | undefined;
+    let mtimeMs = Date.now();
     if (kind !== 'dir') {
       // Regular files need their size; symlinks (a user's choice of layout) are followed.
       try {
         const info = await stat(`${root}/${key}`);
         kind = info.isFile() ? 'file' : info.isDirectory() ? 'dir' : undefined;
         size = info.size;
+        mtimeMs = info.mtimeMs;
       } catch (error) {
         if (isMissing(error)) continue; // deleted while listing
         throw toTargetError(error, `${root}/${key}`);
       }
     }
-    if (kind === 'file' && size !== undefined && key.startsWith(prefix) && !TEMP_SUFFIX.test(key)) {
+    if (kind === 'file' && TEMP_SUFFIX.test(key)) {
+      // Left by a writer that was killed: never visible as an object, so it only costs space.
+      // A day's age keeps it clear of any write still in progress.
+      if (Date.now() - mtimeMs > STALE_TEMP_MS) await unlink(`${root}/${key}`).catch(() => undefined);
+    } else if (kind === 'file' && size !== undefined && key.startsWith(prefix)) {
       yield { key, size };
     } else if (kind === 'dir') {
       const sub = `${key}/`;

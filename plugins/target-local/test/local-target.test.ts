@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +35,15 @@ describe('local target', () => {
     await writeFile(join(dir, 'data/ab/killed.tmp-0123456789ab'), 'half written');
     expect(await keysOf(store, '')).toEqual(['data/ab/complete']);
     expect(await store.stat('data/ab/killed')).toBeUndefined();
+  });
+
+  it('removes, while listing, temporary files a killed writer left over a day ago, and keeps recent ones', async () => {
+    await writeFile(join(dir, 'old.tmp-0123456789ab'), 'from a killed run');
+    const twoDaysAgo = (Date.now() - 2 * 86_400_000) / 1000;
+    await utimes(join(dir, 'old.tmp-0123456789ab'), twoDaysAgo, twoDaysAgo);
+    await writeFile(join(dir, 'new.tmp-0123456789ab'), 'maybe still being written');
+    expect(await keysOf(store, '')).toEqual([]);
+    expect((await readdir(dir)).sort()).toEqual(['new.tmp-0123456789ab']);
   });
 
   it('treats a folder of keys as no object', async () => {
