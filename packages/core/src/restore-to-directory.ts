@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, futimesSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, realpath, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -197,6 +197,7 @@ class TreeWriter {
       content = parts;
     }
     const handle = await this.openFile(abs);
+    let complete = false;
     try {
       for await (const chunk of content) {
         throwIfAborted(signal);
@@ -211,8 +212,10 @@ class TreeWriter {
       await fsCall(abs, () => handle.chmod(entry.mode & 0o7777));
       const seconds = entry.mtimeMs / 1000;
       await fsCall(abs, () => handle.utimes(seconds, seconds));
+      complete = true;
     } finally {
       await handle.close();
+      if (!complete) removeHalfWritten(abs);
     }
   }
 
@@ -304,6 +307,7 @@ function writeSmallFileSync(abs: string, overwrite: boolean, parts: Uint8Array[]
   } catch {
     return false; // EEXIST, ELOOP, EISDIR, …: the async path explains or handles each
   }
+  let complete = false;
   try {
     for (const part of parts) {
       for (let offset = 0; offset < part.byteLength; ) offset += writeSync(fd, part, offset, part.byteLength - offset);
@@ -311,12 +315,23 @@ function writeSmallFileSync(abs: string, overwrite: boolean, parts: Uint8Array[]
     fchmodSync(fd, entry.mode & 0o7777);
     const seconds = entry.mtimeMs / 1000;
     futimesSync(fd, seconds, seconds);
+    complete = true;
   } catch (error) {
     throw toUnwritable(abs, error);
   } finally {
     closeSync(fd);
+    if (!complete) removeHalfWritten(abs);
   }
   return true;
+}
+
+/** A half-written file must not stay behind looking like a restored one. */
+function removeHalfWritten(abs: string): void {
+  try {
+    unlinkSync(abs);
+  } catch {
+    // already gone, or not removable: the error being thrown is the one to report
+  }
 }
 
 async function lstatOrUndefined(abs: string) {

@@ -238,6 +238,17 @@ describe('writeEntriesToDirectory', () => {
       throw new Error('blob 1234 is corrupt');
     }
     await expect(writeEntriesToDirectory(listOf([file('ok', new Uint8Array(3)), file('bad', broken)]), target)).rejects.toThrow('blob 1234 is corrupt');
+    await expect(lstat(join(target, 'bad'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('leaves no half-written large file behind when its content fails part-way', async () => {
+    async function* brokenLarge(): AsyncIterable<Uint8Array> {
+      yield new Uint8Array(1024 * 1024);
+      throw new Error('pack abcd is missing');
+    }
+    const large: RestoreEntry = { path: 'large.bin', type: 'file', mode: 0o644, mtimeMs: T1, size: 4 * 1024 * 1024, open: brokenLarge };
+    await expect(writeEntriesToDirectory(listOf([large]), target)).rejects.toThrow('pack abcd is missing');
+    expect(await readdir(target)).toEqual([]);
   });
 
   it('stops with AbortedError when the signal fires', async () => {
