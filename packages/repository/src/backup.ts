@@ -23,8 +23,6 @@ interface Frame {
   node: TreeNode;
   children: TreeNode[];
   names: Set<string>;
-  /** Children whose chunk ids are still being computed on the workers; awaited when the frame closes. */
-  pending: Array<Promise<void>>;
 }
 
 export interface BackupOutcome {
@@ -66,30 +64,18 @@ export async function storeSources(
     node,
     children: [],
     names: new Set(),
-    pending: [],
   });
   const addChild = (frame: Frame, node: TreeNode, path: string): void => {
     if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
     frame.names.add(node.name);
     frame.children.push(node);
   };
-  /**
-   * A closed directory's tree blob is written once its files' chunk ids are known; the walk does
-   * not wait for that, so the workers stay busy across directory boundaries.
-   */
-  const closeFrame = (frame: Frame, parent: Frame): void => {
-    const node: TreeNode = { ...frame.node };
-    addChild(parent, node, frame.segments.join('/'));
+  const closeFrame = async (frame: Frame, parent: Frame): Promise<void> => {
+    const data = encodeTree(frame.children);
+    const id = blobId(deps.idKey, data);
+    await writer.save('tree', id, data);
     counts.dirs++;
-    const stored = (async () => {
-      await Promise.all(frame.pending);
-      const data = encodeTree(frame.children);
-      const id = blobId(deps.idKey, data);
-      await writer.save('tree', id, data);
-      node.subtree = id;
-    })();
-    stored.catch(() => undefined); // awaited through the parent's pending list
-    parent.pending.push(stored);
+    addChild(parent, { ...frame.node, subtree: id }, frame.segments.join('/'));
   };
   const directory = (name: string, mode = 0o755, mtime = now): TreeNode => ({ name, type: 'dir', mode, mtime, size: 0 });
 
@@ -111,7 +97,7 @@ export async function storeSources(
       // Leave the directories this entry is not inside; they are complete.
       while (stack.length > 1 && !isPrefix(top().segments, dirSegments)) {
         const done = stack.pop()!;
-        closeFrame(done, top());
+        await closeFrame(done, top());
       }
       if (stack.length === 1) throw outOfOrder(currentPath);
       // Directories a source did not list explicitly are created with default metadata.
@@ -129,12 +115,8 @@ export async function storeSources(
       }
       if (entry.type === 'file') {
         const before = await parents.node(segments);
-        const queued = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
-        if (!queued) continue;
-        if (queued.stored) {
-          queued.stored.catch(() => undefined); // awaited through the directory's pending list
-          top().pending.push(queued.stored);
-        }
+        const stored = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
+        if (!stored) continue;
         counts.bytesTotal += node.size;
       }
       addChild(top(), node, currentPath);
@@ -142,10 +124,9 @@ export async function storeSources(
     }
     while (stack.length > 1) {
       const done = stack.pop()!;
-      closeFrame(done, top());
+      await closeFrame(done, top());
     }
   }
-  await Promise.all(root.pending);
   const rootData = encodeTree(root.children);
   const tree = blobId(deps.idKey, rootData);
   await writer.save('tree', tree, rootData);
@@ -155,7 +136,8 @@ export async function storeSources(
 
 /**
  * Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped
- * with a warning. With `stored`, the content is queued, and `node.content` is set when it settles.
+ * with a warning. Chunks are hashed here, so content already in the repository never reaches the
+ * workers; new chunks are compressed and sealed there while the walk goes on.
  */
 async function storeFile(
   deps: BackupDeps,
@@ -167,22 +149,22 @@ async function storeFile(
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
-): Promise<false | { stored?: Promise<void> }> {
+): Promise<boolean> {
   if (isUnchanged(before, entry, deps.index)) {
     node.content = before!.content!;
     counts.filesUnchanged++;
-    return {};
+    return true;
   }
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
-  const ids: Array<Promise<string>> = [];
+  const content: string[] = [];
   let size = 0;
   try {
     const input = prefetched ? replay(prefetched) : readGuarded(entry.open);
     for await (const chunk of chunkStream(deps.chunker, input)) {
       throwIfAborted(signal);
-      const { id } = await deps.writer.saveData(chunk);
-      id.catch(() => undefined); // awaited below; a failure also stops the writer, which reports it
-      ids.push(id);
+      const id = blobId(deps.idKey, chunk);
+      await deps.writer.save('data', id, chunk);
+      content.push(id);
       size += chunk.length;
     }
   } catch (error) {
@@ -196,12 +178,8 @@ async function storeFile(
   node.size = size;
   if (before?.type === 'file') counts.filesChanged++;
   else counts.filesNew++;
-  // Wrapped: an async function returning the promise itself would wait for it.
-  return {
-    stored: Promise.all(ids).then((content) => {
-      node.content = content;
-    }),
-  };
+  node.content = content;
+  return true;
 }
 
 /** Marks errors raised by the source while reading, so they become warnings rather than failures. */

@@ -49,44 +49,30 @@ export class BlobWriter {
     this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 2)));
   }
 
-  /** Stores a tree blob whose id the caller computed; true when it was new. */
+  /**
+   * Stores a blob under `id` (its blobId, computed by the caller so that known content is never
+   * sent to the workers); resolves once the writer has room for it. False: already stored.
+   */
   async save(type: BlobType, id: string, data: Uint8Array): Promise<boolean> {
     this.throwIfFailed();
     if (this.index.has(id) || this.pending.has(id)) return false;
-    await this.enqueue(type, data);
-    return true;
-  }
-
-  /**
-   * Stores a chunk of file data, hashed on a worker: resolves once the writer has room for it, to
-   * the blob id's promise. A chunk already stored is dropped when its id comes back, which costs
-   * a wasted compression, but keeps hashing off the main thread.
-   */
-  async saveData(data: Uint8Array): Promise<{ id: Promise<string> }> {
-    this.throwIfFailed();
-    return this.enqueue('data', data);
-  }
-
-  /** Wrapped in an object: an async function would otherwise wait for the id itself. */
-  private async enqueue(type: BlobType, data: Uint8Array): Promise<{ id: Promise<string> }> {
+    this.pending.add(id);
     await this.compressing.acquire();
-    const stored = (async () => {
-      try {
-        const { id, envelope } = await this.sealer.seal(data, this.options.zstdLevel);
-        if (this.index.has(id) || this.pending.has(id)) return id;
-        this.pending.add(id);
-        this.blobsAdded++;
-        this.bytesAdded += envelope.length;
-        const builder = this.builders[type];
-        builder.add(type, id, envelope, data.length);
-        if (builder.size >= this.packSize) await this.uploadPack(type);
-        return id;
-      } finally {
-        this.compressing.release();
-      }
-    })();
-    this.track(stored.then(() => undefined));
-    return { id: stored };
+    this.track(
+      (async () => {
+        try {
+          const { envelope } = await this.sealer.seal(data, this.options.zstdLevel, id);
+          this.blobsAdded++;
+          this.bytesAdded += envelope.length;
+          const builder = this.builders[type];
+          builder.add(type, id, envelope, data.length);
+          if (builder.size >= this.packSize) await this.uploadPack(type);
+        } finally {
+          this.compressing.release();
+        }
+      })(),
+    );
+    return true;
   }
 
   /** Stores everything still buffered and indexes it. After this, a snapshot may reference any saved blob. */

@@ -44,9 +44,12 @@ export class SealPool {
     });
   }
 
-  /** Names `data` by its blob id, compresses it at `zstdLevel` (keeping it raw when that is smaller) and seals it. */
-  async seal(data: Uint8Array, zstdLevel: number): Promise<Sealed> {
-    const reply = await this.send({ op: 'seal', data, zstdLevel });
+  /**
+   * Compresses `data` at `zstdLevel` (keeping it raw when that is smaller) and seals it; names it by
+   * its blob id unless the caller already knows it.
+   */
+  async seal(data: Uint8Array, zstdLevel: number, knownId?: string): Promise<Sealed> {
+    const reply = await this.send({ op: 'seal', data, zstdLevel, ...(knownId ? { blobId: knownId } : {}) });
     return { id: reply.blobId!, envelope: toBuffer(reply.envelope!) };
   }
 

@@ -13,7 +13,7 @@ import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /** `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. */
 type Request =
-  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number }
+  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number; blobId?: string }
   | { op: 'open'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
@@ -23,15 +23,15 @@ const FLAG_ZSTD = Buffer.of(1);
 
 parentPort!.on('message', (request: Request) => {
   try {
-    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel);
+    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel, request.blobId);
     else open(request.id, request.envelope, request.blobId, request.rawLength);
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
 
-function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
-  const id = createHmac('sha256', idKey).update(data).digest('hex');
+function seal(requestId: number, data: Uint8Array, zstdLevel: number, knownId: string | undefined): void {
+  const id = knownId ?? createHmac('sha256', idKey).update(data).digest('hex');
   const packed = zstdCompressSync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
     chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
