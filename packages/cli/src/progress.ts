@@ -99,6 +99,17 @@ export function renderProgressLine(label: string, state: ProgressState, elapsedM
   return line.length > width ? line.slice(0, width) : line;
 }
 
+/** Runs `work` with `bar` following the orchestrator's progress events for `operation`; the bar is always cleared. */
+export async function withProgress<T>(cairn: Cairn, bar: ProgressBar, operation: ProgressEvent['operation'], work: () => Promise<T>): Promise<T> {
+  const unfollow = followProgress(cairn, bar, operation);
+  try {
+    return await work();
+  } finally {
+    unfollow();
+    bar.done();
+  }
+}
+
 /** Feeds the orchestrator's `progress` events for one kind of run into `bar`; returns the unsubscribe. */
 export function followProgress(cairn: Cairn, bar: ProgressBar, operation: ProgressEvent['operation']): () => void {
   const listener = (event: ProgressEvent): void => {

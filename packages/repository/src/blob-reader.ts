@@ -13,6 +13,8 @@ const WINDOWS_KEPT = 6;
 interface Window {
   pack: string;
   offset: number;
+  /** Bytes asked for; the read may return fewer only where the pack ends. */
+  length: number;
   data: Promise<Buffer>;
 }
 
@@ -71,16 +73,17 @@ export class BlobReader {
       return readAll(await this.store.get(key, { range: { offset: location.offset, length: location.length } }));
     }
     const end = location.offset + location.length;
-    let window = this.windows.find((w) => w.pack === location.pack && w.offset <= location.offset);
-    if (window) {
-      const data = await window.data;
-      if (end <= window.offset + data.length) return data.subarray(location.offset - window.offset, end - window.offset);
+    const covering = this.windows.find((w) => w.pack === location.pack && w.offset <= location.offset && end <= w.offset + w.length);
+    if (covering) {
+      const data = await covering.data;
+      if (end <= covering.offset + data.length) return data.subarray(location.offset - covering.offset, end - covering.offset);
     }
     const packSize = this.index.packs.get(location.pack)?.size ?? end;
     const length = Math.max(location.length, Math.min(WINDOW_BYTES, packSize - location.offset));
-    window = {
+    const window: Window = {
       pack: location.pack,
       offset: location.offset,
+      length,
       data: this.store.get(key, { range: { offset: location.offset, length } }).then(readAll),
     };
     window.data.catch(() => undefined); // awaited below; a failed window is dropped from the cache

@@ -61,7 +61,7 @@ export class BlobWriter {
     this.track(
       (async () => {
         try {
-          const { envelope } = await this.sealer.seal(data, this.options.zstdLevel, id);
+          const envelope = await this.sealer.seal(data, this.options.zstdLevel);
           this.blobsAdded++;
           this.bytesAdded += envelope.length;
           const builder = this.builders[type];

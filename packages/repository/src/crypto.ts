@@ -8,7 +8,7 @@ import { RepositoryError } from './errors.js';
  */
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-export const ENVELOPE_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+const ENVELOPE_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
 /** The secrets a password unlocks. Data is never encrypted with the password itself, so changing it rewrites one small key file. */
 export interface MasterKeys {

@@ -27,7 +27,7 @@ export async function getJson<T>(store: BlobStore, key: Buffer, objectKey: strin
 }
 
 /** Reads a whole metadata object; a missing one is reported as repository damage, with its key. */
-export async function getBytes(store: BlobStore, objectKey: string, what: string): Promise<Buffer> {
+async function getBytes(store: BlobStore, objectKey: string, what: string): Promise<Buffer> {
   try {
     return await readAll(await store.get(objectKey));
   } catch (error) {

@@ -89,7 +89,7 @@ async function repack(store: BlobStore, keys: MasterKeys, packs: Array<{ id: str
 }
 
 /** Every blob reachable from any snapshot; shared subtrees are visited once. */
-export async function usedBlobs(reader: BlobReader, snapshots: Snapshot[]): Promise<Set<string>> {
+async function usedBlobs(reader: BlobReader, snapshots: Snapshot[]): Promise<Set<string>> {
   const used = new Set<string>();
   const visit = async (treeId: string): Promise<void> => {
     if (used.has(treeId)) return;

@@ -26,7 +26,7 @@ import type {
   InitOptions, OpenOptions, PruneResult, RetentionPolicy, Snapshot, WalkOptions,
 } from './types.js';
 
-export const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 1;
 const PROGRAM_VERSION = '0.1.0';
 
 interface RepositoryConfig {

@@ -4,7 +4,7 @@ import type { RetentionPolicy, Snapshot } from './types.js';
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
 /** Parses `30d`, `12h`, `2w`, `6m`, `1y`, `1y6m`; months and years count calendar units back from `from`. */
-export function durationBefore(duration: string, from: Date): Date {
+function durationBefore(duration: string, from: Date): Date {
   const parts = [...duration.matchAll(/(\d+)([hdwmy])/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== duration) {
     throw new RepositoryError('INVALID_ARGUMENT', `invalid duration ${JSON.stringify(duration)}: use a number and a unit h, d, w, m or y, e.g. 30d or 1y6m`);
@@ -27,7 +27,7 @@ const BUCKETS: Array<[keyof RetentionPolicy, string, (d: Date) => string]> = [
   ['keepYearly', 'yearly', (d) => d.toISOString().slice(0, 4)],
 ];
 
-export function isEmptyPolicy(policy: RetentionPolicy): boolean {
+function isEmptyPolicy(policy: RetentionPolicy): boolean {
   return !policy.keepLast && !policy.keepWithin && !policy.keepTags?.length && BUCKETS.every(([key]) => !policy[key]);
 }
 

@@ -3,14 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
 
-export interface Sealed {
-  id: string;
-  envelope: Buffer;
-}
-
 interface Reply {
   id: number;
-  blobId?: string;
   envelope?: Uint8Array;
   plain?: Uint8Array;
   error?: string;
@@ -44,13 +38,9 @@ export class SealPool {
     });
   }
 
-  /**
-   * Compresses `data` at `zstdLevel` (keeping it raw when that is smaller) and seals it; names it by
-   * its blob id unless the caller already knows it.
-   */
-  async seal(data: Uint8Array, zstdLevel: number, knownId?: string): Promise<Sealed> {
-    const reply = await this.send({ op: 'seal', data, zstdLevel, ...(knownId ? { blobId: knownId } : {}) });
-    return { id: reply.blobId!, envelope: toBuffer(reply.envelope!) };
+  /** Compresses `data` at `zstdLevel` (keeping it raw when that is smaller) and seals it into an envelope. */
+  async seal(data: Uint8Array, zstdLevel: number): Promise<Buffer> {
+    return toBuffer((await this.send({ op: 'seal', data, zstdLevel })).envelope!);
   }
 
   /** Authenticates, decompresses and checks a blob against its id; damage is REPO_CORRUPT naming `what`. */

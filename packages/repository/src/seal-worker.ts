@@ -1,9 +1,9 @@
 /**
- * Worker thread that compresses and seals blobs, so the backup's main thread only reads, chunks
- * and hashes. It imports nothing of ours (it must run from both the built and the TypeScript
- * sources), so it repeats three formats; test/seal-pool.test.ts proves its output opens with
- * crypto.ts `unseal` and compression.ts `decompress`, and that its ids equal crypto.ts `blobId`:
- *   id        = HMAC-SHA-256(id key, data), hex
+ * Worker thread that compresses and seals new blobs (backup) and opens and verifies stored ones
+ * (restore, check), so the main thread only reads, chunks, hashes and writes. It imports nothing of
+ * ours (it must run from both the built and the TypeScript sources), so it repeats three formats;
+ * test/seal-pool.test.ts proves both directions agree with crypto.ts and compression.ts:
+ *   id        = HMAC-SHA-256(id key, plaintext), hex (checked when opening)
  *   envelope  = nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
  *   plaintext = flag (0 raw, 1 zstd) ‖ body
  */
@@ -13,7 +13,7 @@ import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /** `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. */
 type Request =
-  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number; blobId?: string }
+  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number }
   | { op: 'open'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
@@ -23,15 +23,14 @@ const FLAG_ZSTD = Buffer.of(1);
 
 parentPort!.on('message', (request: Request) => {
   try {
-    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel, request.blobId);
+    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel);
     else open(request.id, request.envelope, request.blobId, request.rawLength);
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
 
-function seal(requestId: number, data: Uint8Array, zstdLevel: number, knownId: string | undefined): void {
-  const id = knownId ?? createHmac('sha256', idKey).update(data).digest('hex');
+function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
   const packed = zstdCompressSync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
     chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
@@ -48,7 +47,7 @@ function seal(requestId: number, data: Uint8Array, zstdLevel: number, knownId: s
   at += cipher.update(body).copy(envelope, at);
   at += cipher.final().copy(envelope, at);
   cipher.getAuthTag().copy(envelope, at);
-  parentPort!.postMessage({ id: requestId, blobId: id, envelope }, [envelope.buffer]);
+  parentPort!.postMessage({ id: requestId, envelope }, [envelope.buffer]);
 }
 
 function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number): void {

@@ -4,7 +4,7 @@ import { parseInteger } from '../args.js';
 import { jsonOption, type CommandSpec } from '../command.js';
 import { CommandFailed, UsageError, exitCodes } from '../errors.js';
 import { backupLine, plural, shortId, toJson } from '../output.js';
-import { followProgress } from '../progress.js';
+import { withProgress } from '../progress.js';
 
 export const backupCommand: CommandSpec = {
   name: 'backup',
@@ -44,19 +44,11 @@ export const backupCommand: CommandSpec = {
     const sources = paths.map((path, i) => filesSource({ path, excludes, name: names[i]! }));
     const cairn = await ctx.cairn();
     const bar = ctx.progress('backup');
-    const unfollow = followProgress(cairn, bar, 'backup');
-    let result;
-    try {
-      result = await cairn.backup({
-        repository, sources, tags, signal: ctx.signal,
-        ...(host !== undefined ? { host } : {}),
-        ...(compressionLevel !== undefined ? { compressionLevel } : {}),
-      });
-    } finally {
-      unfollow();
-      bar.done();
-    }
-    const { snapshot, warnings } = result;
+    const { snapshot, warnings } = await withProgress(cairn, bar, 'backup', () => cairn.backup({
+      repository, sources, tags, signal: ctx.signal,
+      ...(host !== undefined ? { host } : {}),
+      ...(compressionLevel !== undefined ? { compressionLevel } : {}),
+    }));
     for (const warning of warnings) ctx.warn(`${warning.path}: ${warning.message}`);
     if (ctx.json) {
       ctx.print(toJson({ id: snapshot.id, shortId: shortId(snapshot.id), summary: snapshot.summary, warnings }).trimEnd());

@@ -1,3 +1,4 @@
+import { withProgress } from '../progress.js';
 import { jsonOption, type CommandSpec } from '../command.js';
 import { CommandFailed } from '../errors.js';
 import { formatBytes, plural, shortId, toJson } from '../output.js';
@@ -18,15 +19,7 @@ export const checkCommand: CommandSpec = {
     const repository = await ctx.repository();
     const cairn = await ctx.cairn();
     const bar = ctx.progress(readData ? 'check --read-data' : 'check');
-    let report;
-    try {
-      report = await cairn.check({
-        repository, readData, signal: ctx.signal,
-        onProgress: (p) => bar.update({ packsDone: p.packsDone, packsTotal: p.packsTotal, bytesDone: p.bytesDone }),
-      });
-    } finally {
-      bar.done();
-    }
+    const report = await withProgress(cairn, bar, 'check', () => cairn.check({ repository, readData, signal: ctx.signal }));
     if (ctx.json) ctx.print(toJson(report).trimEnd());
     const counts = `${plural(report.snapshots, 'snapshot')}, ${plural(report.packs, 'pack')}, ${plural(report.blobs, 'blob')}`
       + (readData ? `, ${formatBytes(report.bytesRead)} read and verified` : '');

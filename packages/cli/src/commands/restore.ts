@@ -3,7 +3,7 @@ import { parseTime } from '../args.js';
 import { jsonOption, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatTime, plural, shortId, toJson } from '../output.js';
-import { followProgress } from '../progress.js';
+import { withProgress } from '../progress.js';
 
 export const restoreCommand: CommandSpec = {
   name: 'restore',
@@ -44,18 +44,11 @@ export const restoreCommand: CommandSpec = {
     const repository = await ctx.repository();
     const cairn = await ctx.cairn();
     const bar = ctx.progress('restore');
-    const unfollow = followProgress(cairn, bar, 'restore');
-    let outcome;
-    try {
-      outcome = await cairn.restore({
-        repository, snapshot, targetDir, signal: ctx.signal,
-        ...(at ? { at } : {}),
-        ...(include.length ? { include } : {}),
-      });
-    } finally {
-      unfollow();
-      bar.done();
-    }
+    const outcome = await withProgress(cairn, bar, 'restore', () => cairn.restore({
+      repository, snapshot, targetDir, signal: ctx.signal,
+      ...(at ? { at } : {}),
+      ...(include.length ? { include } : {}),
+    }));
     if (ctx.json) {
       const { snapshot: restored, files, dirs, symlinks, bytes } = outcome;
       ctx.print(toJson({ snapshot: restored.id, shortId: shortId(restored.id), time: restored.time, targetDir, files, dirs, symlinks, bytes }).trimEnd());
