@@ -1,4 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+loadServiceSettings();
 
 export default defineConfig({
   resolve: { conditions: ['@cairn/source'] },
@@ -10,3 +13,17 @@ export default defineConfig({
     pool: 'forks',
   },
 });
+
+/**
+ * Takes the test servers' settings from the file `scripts/services up` writes, so `vitest` run
+ * by hand finds them too. Variables already set win. The forked test workers inherit them, which
+ * is also how NODE_EXTRA_CA_CERTS reaches them before their TLS stack starts.
+ */
+function loadServiceSettings(): void {
+  const file = `${process.env.CAIRN_SERVICES_DIR ?? '/tmp/cairn-services'}/env`;
+  if (!existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match && process.env[match[1]!] === undefined) process.env[match[1]!] = match[2]!;
+  }
+}

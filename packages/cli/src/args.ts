@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
+import { redact } from '@cairn/core';
 
 /** One command-line option. Flags are `--kebab-case`; values are read as strings and converted by the command. */
 export interface OptionSpec {
@@ -189,7 +190,7 @@ export function resolveRepository(values: OptionValues, env: NodeJS.ProcessEnv, 
   if (!given || !given.trim()) {
     throw new UsageError('CLI_MISSING_REPOSITORY', 'no repository given: pass --repo R or set CAIRN_REPOSITORY');
   }
-  if (urlPattern.test(given)) return { location: given, display: given };
+  if (urlPattern.test(given)) return { location: given, display: redact(given) };
   return { location: isAbsolute(given) ? given : resolve(cwd, given), display: given };
 }
 

@@ -140,7 +140,7 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
     async cairn() {
       if (!cairn) {
         const { createCliCairn } = await import('./plugins.js');
-        cairn = createCliCairn(cliLogger(io, state.debug));
+        cairn = createCliCairn(cliLogger(io, state.debug), io.env);
         onCairn(cairn);
       }
       return cairn;

@@ -12,6 +12,6 @@ export const targets = [localTarget];
 export { filesSource };
 
 /** Loaded lazily by the commands, so `--help` and usage errors never load the storage stack. */
-export function createCliCairn(logger: Logger): Cairn {
-  return createCairn({ targets, logger });
+export function createCliCairn(logger: Logger, env: NodeJS.ProcessEnv): Cairn {
+  return createCairn({ targets, logger, env });
 }

@@ -1,7 +1,7 @@
 import type {
   CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot,
 } from '@cairn/repository';
-import type { ExecutorInstance, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
+import type { ExecutorInstance, RestoreResult, SourceInstance, TargetInstance, TargetUrls } from './contracts.js';
 import type { CairnEvents } from './events.js';
 import type { CairnHooks } from './hooks.js';
 import type { Logger } from './logger.js';
@@ -22,6 +22,8 @@ export interface CreateCairnOptions {
   /** Default: `@cairn/executor-local`-like in-process runner with concurrency 1 (built in). */
   executor?: ExecutorInstance;
   logger?: Logger;
+  /** Where target plugins read credentials named by URLs (`CAIRN_TARGET_PASSWORD`, `AWS_ACCESS_KEY_ID`, …). Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface CreateCairnOptions {
 export type AnyTargetFactory = ((options: never) => TargetInstance) & {
   readonly pluginName: string;
   readonly optionsSchema: z.ZodType;
-  readonly urls?: { schemes: string[]; parse(url: string): unknown };
+  readonly urls?: TargetUrls<unknown>;
 };
 
 export interface CairnPlugin {

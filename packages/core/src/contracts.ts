@@ -92,8 +92,11 @@ export interface TargetDefinition<S extends z.ZodType> {
   name: string;
   options: S;
   capabilities: TargetCapabilities;
-  /** URL schemes this target serves (`file`, `sftp`), with how to turn such a URL into options. */
-  urls?: { schemes: string[]; parse(url: string): z.input<S> };
+  /**
+   * URL schemes this target serves (`file`, `sftp`), with how to turn such a URL into options.
+   * `env` is where credentials the URL leaves out come from (`CAIRN_TARGET_PASSWORD`, …).
+   */
+  urls?: TargetUrls<z.input<S>>;
   location(options: z.output<S>): string;
   connect(options: z.output<S>, ctx: PluginContext): Promise<Omit<BlobStore, 'capabilities' | 'location'>>;
 }
@@ -101,8 +104,13 @@ export interface TargetDefinition<S extends z.ZodType> {
 export type TargetFactory<S extends z.ZodType> = ((options: z.input<S>) => TargetInstance) & {
   readonly pluginName: string;
   readonly optionsSchema: S;
-  readonly urls?: { schemes: string[]; parse(url: string): z.input<S> };
+  readonly urls?: TargetUrls<z.input<S>>;
 };
+
+export interface TargetUrls<Options> {
+  schemes: string[];
+  parse(url: string, env: Readonly<Record<string, string | undefined>>): Options;
+}
 
 /** Declares a target plugin. The factory validates options at call time and freezes the result. */
 export function defineTarget<S extends z.ZodType>(definition: TargetDefinition<S>): TargetFactory<S> {

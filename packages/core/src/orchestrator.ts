@@ -60,7 +60,7 @@ class Orchestrator implements Cairn {
     }
     this.executor = options.executor ?? createLocalExecutor({ concurrency: 1 });
     if (options.targets !== undefined && !Array.isArray(options.targets)) throw new ConfigError('createCairn: targets must be an array of target plugin factories');
-    this.#resolveTarget = createTargetResolver(options.targets ?? []);
+    this.#resolveTarget = createTargetResolver(options.targets ?? [], options.env ?? process.env);
     if (options.plugins !== undefined && !Array.isArray(options.plugins)) throw new ConfigError('createCairn: plugins must be an array');
     for (const plugin of options.plugins ?? []) this.use(plugin);
   }

@@ -9,7 +9,7 @@ import { redact } from './redact.js';
  * Builds `resolveTarget(urlOrPath)`: `scheme://…` picks the factory serving that scheme; a plain
  * path becomes a `file://` URL for the factory serving `file`. Scheme clashes fail at once.
  */
-export function createTargetResolver(factories: readonly AnyTargetFactory[]): (urlOrPath: string) => TargetInstance {
+export function createTargetResolver(factories: readonly AnyTargetFactory[], env: Readonly<Record<string, string | undefined>>): (urlOrPath: string) => TargetInstance {
   const bySchemes = new Map<string, AnyTargetFactory>();
   for (const factory of factories) {
     if (typeof factory !== 'function' || typeof factory.pluginName !== 'string') {
@@ -38,7 +38,7 @@ export function createTargetResolver(factories: readonly AnyTargetFactory[]): (u
     }
     try {
       // The factory validates what parse returned against its own schema.
-      return factory(factory.urls!.parse(url) as never);
+      return factory(factory.urls!.parse(url, env) as never);
     } catch (error) {
       if (error instanceof CairnError) throw error;
       const why = error instanceof Error ? redact(error.message) : String(error);

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { TargetError, defineSource, defineTarget } from '../src/index.js';
-import type { BlobInfo, SourceEntry } from '../src/index.js';
+import { TargetError, bodyParts, defineSource, defineTarget } from '../src/index.js';
+import type { BlobInfo, PutBody, SourceEntry } from '../src/index.js';
 
 export async function tempDir(prefix = 'cairn-core-'): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -30,14 +30,13 @@ export const dirTarget = defineTarget({
     const file = (key: string): string => join(root, ...key.split('/'));
     let counter = 0;
     return {
-      async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>) {
+      async put(key: string, body: PutBody) {
         const final = file(key);
         await mkdir(dirname(final), { recursive: true });
         const temp = `${final}.tmp-${process.pid}-${counter++}`;
         const handle = await open(temp, 'w');
         try {
-          if (body instanceof Uint8Array) await handle.write(body);
-          else for await (const part of body) await handle.write(part);
+          for await (const part of bodyParts(body)) await handle.write(part);
           await handle.sync();
         } finally {
           await handle.close();

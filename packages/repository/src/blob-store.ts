@@ -8,8 +8,10 @@ export interface BlobStore {
   /**
    * Stores `body` under `key`. Visibility is atomic: a reader sees either no object or the whole
    * one, never a partial write, even when the writer dies half-way. Overwrites replace the object.
+   * A buffer or an array of buffers can be sent again, so a remote target retries a transient
+   * failure of such a put; a stream cannot be replayed, so its put fails on the first one.
    */
-  put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<void>;
+  put(key: string, body: PutBody, options?: { signal?: AbortSignal }): Promise<void>;
   /** Streams the object, or the byte range `[offset, offset + length)` of it. Missing: TARGET_NOT_FOUND. */
   get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
   /** Lists every object whose key starts with `prefix`, in no particular order. */
@@ -31,6 +33,24 @@ export interface BlobStoreCapabilities {
   atomicRename: boolean;
   /** How many transfers the store handles well at once. */
   maxParallel: number;
+}
+
+/** What `put` accepts: one buffer, buffers in order (replayable, sent without concatenating), or a stream. */
+export type PutBody = Uint8Array | readonly Uint8Array[] | AsyncIterable<Uint8Array>;
+
+/** True when the body can be sent again after a failed attempt. */
+export function isReplayable(body: PutBody): body is Uint8Array | readonly Uint8Array[] {
+  return body instanceof Uint8Array || Array.isArray(body);
+}
+
+/** The body as pieces to iterate, whichever form it came in. */
+export function bodyParts(body: PutBody): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
+  return body instanceof Uint8Array ? [body] : body;
+}
+
+/** The total size of a replayable body. */
+export function replayableSize(body: Uint8Array | readonly Uint8Array[]): number {
+  return body instanceof Uint8Array ? body.byteLength : body.reduce((sum, part) => sum + part.byteLength, 0);
 }
 
 export interface ByteRange {

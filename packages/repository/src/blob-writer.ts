@@ -102,7 +102,7 @@ export class BlobWriter {
     this.track(
       (async () => {
         try {
-          await this.store.put(packKey(pack.id), streamParts(pack.parts));
+          await this.store.put(packKey(pack.id), pack.parts);
           const indexed: IndexedPack = { id: pack.id, size: pack.size, blobs: pack.blobs };
           this.index.addPack(indexed);
           for (const blob of pack.blobs) this.pending.delete(blob.id);
@@ -144,8 +144,4 @@ export class BlobWriter {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
-}
-
-async function* streamParts(parts: Buffer[]): AsyncGenerator<Uint8Array> {
-  yield* parts;
 }

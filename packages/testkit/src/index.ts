@@ -6,3 +6,6 @@ export { deterministicBytes, collect, digest, hashing } from './data.js';
 export { memoryLogger, pluginContext, backupContext } from './context.js';
 export { memoryTarget, memoryTargetOptions } from './memory-target.js';
 export { asUnprivileged, deferred } from './privileges.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy } from './tcp-proxy.js';
+export { requireEnv } from './services.js';

@@ -1,4 +1,5 @@
-import { TargetError, defineTarget, throwIfAborted } from '@cairn/core';
+import { TargetError, bodyParts, defineTarget, throwIfAborted } from '@cairn/core';
+import type { PutBody } from '@cairn/core';
 import { z } from 'zod';
 
 export const memoryTargetOptions = z.object({
@@ -27,10 +28,10 @@ export const memoryTarget = defineTarget({
 
 function memoryStore(objects: Map<string, Buffer>) {
   return {
-    async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}) {
+    async put(key: string, body: PutBody, options: { signal?: AbortSignal } = {}) {
       checkKey(key);
       const parts: Buffer[] = [];
-      for await (const part of body instanceof Uint8Array ? [body] : body) {
+      for await (const part of bodyParts(body)) {
         throwIfAborted(options.signal);
         parts.push(Buffer.from(part));
       }

@@ -3,10 +3,16 @@ import { TargetError } from '@cairn/core';
 import type { BlobStore, TargetInstance } from '@cairn/core';
 import { pluginContext } from './context.js';
 import { collect, deterministicBytes, digest, hashing } from './data.js';
+import type { TcpProxy } from './tcp-proxy.js';
 
 export interface TargetConformanceOptions {
   /** Size of the large-object test in MiB; default 200. It is streamed, never held in memory. */
   largeObjectMiB?: number;
+  /**
+   * For network targets: an empty store reached through `proxy` (see `startTcpProxy`), with short
+   * timeouts and retries, so the suite can drop its connections mid-transfer and take the server away.
+   */
+  behindProxy?: () => Promise<{ target: TargetInstance; proxy: TcpProxy; cleanup?: () => Promise<void> }>;
 }
 
 export type MakeTarget = () => Promise<{ target: TargetInstance; cleanup?: () => Promise<void> }>;
@@ -216,6 +222,8 @@ export function describeTargetConformance(name: string, makeTarget: MakeTarget, 
       expect(await store.stat('aborted')).toBeUndefined();
       expect(await keys('')).toEqual([]);
     });
+
+    if (options.behindProxy) describeConnectionDrops(options.behindProxy);
   });
 }
 
@@ -224,4 +232,83 @@ async function expectTargetError(promise: Promise<unknown>, code: string): Promi
   expect(error, `expected a TargetError ${code}`).toBeInstanceOf(TargetError);
   expect((error as TargetError).code).toBe(code);
   expect((error as Error).message).not.toContain('\n');
+}
+
+/** What a network target does when its connection drops or its server goes away. */
+function describeConnectionDrops(behindProxy: NonNullable<TargetConformanceOptions['behindProxy']>): void {
+  describe('when the connection drops', () => {
+    let proxy: TcpProxy;
+    let store: BlobStore;
+    let cleanup: (() => Promise<void>) | undefined;
+    beforeEach(async () => {
+      const made = await behindProxy();
+      proxy = made.proxy;
+      cleanup = made.cleanup;
+      store = await made.target.connect(pluginContext());
+    });
+    afterEach(async () => {
+      proxy.resume();
+      await store?.close().catch(() => undefined);
+      await proxy.close();
+      await cleanup?.();
+    });
+
+    /** Cuts every connection once `bytes` more have crossed the proxy. */
+    const cutAfter = (bytes: number) => {
+      const start = proxy.bytes;
+      const timer = setInterval(() => {
+        if (proxy.bytes - start < bytes) return;
+        clearInterval(timer);
+        proxy.cut();
+      }, 5);
+      return () => clearInterval(timer);
+    };
+    const parts = (seed: string, count: number) => Promise.all(Array.from({ length: count }, (_, i) => collect(deterministicBytes(`${seed}-${i}`, 256 * 1024))));
+
+    it('retries a buffered put cut mid-transfer and stores it whole', async () => {
+      const body = await parts('replay', 24); // 6 MiB in 256 KiB buffers, as a repository sends a pack
+      const stop = cutAfter(2 * 1024 * 1024);
+      try {
+        await store.put('drop/buffered', body);
+      } finally {
+        stop();
+      }
+      expect((await collect(await store.get('drop/buffered'))).equals(Buffer.concat(body))).toBe(true);
+    });
+
+    it('fails a streamed put cut mid-transfer with a TargetError, or stores it whole, never in part', async () => {
+      const upload = hashing(deterministicBytes('stream-drop', 6 * 1024 * 1024, 64 * 1024));
+      const stop = cutAfter(2 * 1024 * 1024);
+      const outcome = await store.put('drop/streamed', upload.body).then(() => undefined, (e: unknown) => e);
+      stop();
+      if (outcome !== undefined) {
+        expect(outcome, 'a failed put rejects with a TargetError').toBeInstanceOf(TargetError);
+        expect(await store.stat('drop/streamed')).toBeUndefined();
+      } else {
+        expect(await digest(await store.get('drop/streamed'))).toEqual(upload.result());
+      }
+    });
+
+    it('never passes off a get cut mid-transfer as complete', async () => {
+      const body = Buffer.concat(await parts('get-drop', 24));
+      await store.put('drop/read', body);
+      const stop = cutAfter(2 * 1024 * 1024);
+      const read = await store.get('drop/read').then(collect).then((data) => ({ data }), (error: unknown) => ({ error }));
+      stop();
+      if ('error' in read) expect(read.error, 'a failed get rejects with a TargetError').toBeInstanceOf(TargetError);
+      else expect(read.data.equals(body), 'a get that succeeds returns every byte').toBe(true);
+    });
+
+    it('fails with TARGET_UNAVAILABLE when the server is gone, then works again once it is back', async () => {
+      await store.put('drop/before', new Uint8Array([1, 2, 3]));
+      proxy.pause();
+      proxy.cut();
+      await expectTargetError(store.put('drop/while-down', new Uint8Array([4])), 'TARGET_UNAVAILABLE');
+      await expectTargetError(store.get('drop/before'), 'TARGET_UNAVAILABLE');
+      proxy.resume();
+      await store.put('drop/after', new Uint8Array([5]));
+      expect([...(await collect(await store.get('drop/before')))]).toEqual([1, 2, 3]);
+      expect(await store.stat('drop/after')).toEqual({ key: 'drop/after', size: 1 });
+    });
+  });
 }

@@ -31,3 +31,47 @@ describe('test data helpers', () => {
     expect(pass.result().size).toBe(through.length);
   });
 });
+
+describe('startTcpProxy', () => {
+  const echoServer = async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer((socket) => socket.on('error', () => undefined).pipe(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, port: (server.address() as { port: number }).port };
+  };
+  const exchange = async (port: number, text: string) => {
+    const { connect } = await import('node:net');
+    return new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(text));
+      let got = '';
+      socket.on('data', (d) => (got += d)).on('end', () => resolve(got)).on('error', reject);
+    });
+  };
+
+  it('relays both ways, cuts open connections, and refuses new ones while paused', async () => {
+    const { startTcpProxy } = await import('../src/index.js');
+    const { connect } = await import('node:net');
+    const echo = await echoServer();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: echo.port });
+    try {
+      expect(await exchange(proxy.port, 'hello')).toBe('hello');
+      expect(proxy.bytes).toBe(10);
+
+      const open = connect(proxy.port, '127.0.0.1');
+      await new Promise((resolve) => open.once('connect', resolve));
+      const closed = new Promise((resolve) => open.once('close', resolve));
+      open.on('error', () => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // let the proxy dial the server
+      proxy.cut();
+      await closed;
+
+      proxy.pause();
+      await expect(exchange(proxy.port, 'x')).rejects.toMatchObject({ code: 'ECONNRESET' });
+      proxy.resume();
+      expect(await exchange(proxy.port, 'back')).toBe('back');
+    } finally {
+      await proxy.close();
+      echo.server.close();
+    }
+  });
+});

@@ -3,8 +3,8 @@ import type { Dirent } from 'node:fs';
 import { mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { TargetError, throwIfAborted } from '@cairn/core';
-import type { BlobInfo, BlobStore, ByteRange } from '@cairn/core';
+import { TargetError, bodyParts, throwIfAborted } from '@cairn/core';
+import type { BlobInfo, BlobStore, ByteRange, PutBody } from '@cairn/core';
 import { isMissing, toTargetError } from './fs-errors.js';
 import { keyToRelativePath, TEMP_SUFFIX } from './keys.js';
 
@@ -88,8 +88,8 @@ export function localStore(root: string): Omit<BlobStore, 'capabilities' | 'loca
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 const WRITE_BATCH_PARTS = 512; // well under IOV_MAX (1024 on Linux)
 
-async function writeBody(handle: FileHandle, body: Uint8Array | AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<void> {
-  const parts: AsyncIterable<Uint8Array> | Uint8Array[] = body instanceof Uint8Array ? [body] : body;
+async function writeBody(handle: FileHandle, body: PutBody, signal: AbortSignal | undefined): Promise<void> {
+  const parts = bodyParts(body);
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {

@@ -79,7 +79,7 @@ describe('local target', () => {
   });
 
   it('parses plain paths and file URLs', () => {
-    const parse = localTarget.urls!.parse;
+    const parse = (url: string) => localTarget.urls!.parse(url, {});
     expect(parse('/srv/backups')).toEqual({ path: '/srv/backups' });
     expect(parse('some/dir')).toEqual({ path: resolve('some/dir') });
     expect(parse(pathToFileURL('/srv/my backups').href)).toEqual({ path: '/srv/my backups' });
