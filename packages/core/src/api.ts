@@ -1,7 +1,7 @@
 import type {
   CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot,
 } from '@cairn/repository';
-import type { ExecutorInstance, RestoreResult, SourceInstance, TargetInstance, TargetUrls } from './contracts.js';
+import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
 import type { CairnEvents } from './events.js';
 import type { CairnHooks } from './hooks.js';
 import type { Logger } from './logger.js';
@@ -19,6 +19,8 @@ export interface CreateCairnOptions {
   plugins?: CairnPlugin[];
   /** Target plugins whose URL schemes `RepositoryRef.target` strings may use. A plain path needs one serving `file`. */
   targets?: AnyTargetFactory[];
+  /** Source plugins whose URL schemes `resolveSource` and `RestoreRequest.to` strings may use. */
+  sources?: AnySourceFactory[];
   /** Default: `@cairn/executor-local`-like in-process runner with concurrency 1 (built in). */
   executor?: ExecutorInstance;
   logger?: Logger;
@@ -33,7 +35,14 @@ export interface CreateCairnOptions {
 export type AnyTargetFactory = ((options: never) => TargetInstance) & {
   readonly pluginName: string;
   readonly optionsSchema: z.ZodType;
-  readonly urls?: TargetUrls<unknown>;
+  readonly urls?: PluginUrls<unknown>;
+};
+
+/** Any source factory, whatever its options (see AnyTargetFactory for why not `SourceFactory<z.ZodType>`). */
+export type AnySourceFactory = ((options: never) => SourceInstance) & {
+  readonly pluginName: string;
+  readonly optionsSchema: z.ZodType;
+  readonly urls?: PluginUrls<unknown>;
 };
 
 export interface CairnPlugin {
@@ -64,9 +73,18 @@ export interface RestoreRequest {
   snapshot: string;
   /** Point in time: the newest snapshot taken at or before it (with `snapshot: 'latest'`). */
   at?: Date;
-  /** Directory to restore into; restore never writes outside it. */
-  targetDir: string;
-  /** Snapshot paths to restore (and everything under them). */
+  /** Directory to restore into; restore never writes outside it. Give this or `to`. */
+  targetDir?: string;
+  /**
+   * A live system to restore into (a database, a bucket, a project), as a source instance or a
+   * URL served by a registered source plugin; the source must support restore mode `origin`.
+   */
+  to?: SourceInstance | string;
+  /** With `to`: what to do with data already there. Default `new` (refuse a destination holding data). */
+  mode?: RestoreMode;
+  /** The snapshot's source to restore (its name); needed with `to` when the snapshot has several. */
+  source?: string;
+  /** Snapshot paths to restore (and everything under them); with `targetDir` only. */
   include?: string[];
   signal?: AbortSignal;
 }
@@ -83,6 +101,8 @@ export interface Cairn {
   use(plugin: CairnPlugin): this;
   /** A target for a URL or a plain path, through the registered target plugins. */
   resolveTarget(urlOrPath: string): TargetInstance;
+  /** A source for a URL or a plain path, through the registered source plugins. */
+  resolveSource(urlOrPath: string): SourceInstance;
   init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }>;
   backup(request: BackupRequest): Promise<BackupResult>;
   restore(request: RestoreRequest): Promise<RestoreOutcome>;

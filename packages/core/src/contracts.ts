@@ -23,10 +23,19 @@ export interface SourceBackupContext extends PluginContext {
   warn(path: string, message: string, code?: string): void;
 }
 
+/**
+ * How a restore into a live system (mode `origin`) treats what is already there: `new` refuses a
+ * destination that holds data, `merge` adds and overwrites, `replace` also removes what the
+ * snapshot does not have.
+ */
+export type RestoreMode = 'new' | 'merge' | 'replace';
+
 export interface SourceRestoreContext extends PluginContext {
   /** Directory to restore into (mode `directory`). */
   targetDir?: string;
   mode: 'directory' | 'origin';
+  /** For mode `origin` (the orchestrator always sets it there); a source treats a missing one as `new`. */
+  restoreMode?: RestoreMode;
   onProgress?: (progress: { filesDone: number; bytesDone: number }) => void;
 }
 
@@ -56,12 +65,18 @@ export interface SourceDefinition<S extends z.ZodType> {
   name: string;
   options: S;
   capabilities: SourceCapabilities;
+  /**
+   * URL schemes this source serves (`mysql`, `minio+http`), so `cairn backup URL` and
+   * `cairn restore --to URL` can name it; `env` holds credentials the URL leaves out.
+   */
+  urls?: PluginUrls<z.input<S>>;
   create(options: z.output<S>): Omit<SourceInstance, 'kind' | 'plugin' | 'capabilities'>;
 }
 
 export type SourceFactory<S extends z.ZodType> = ((options: z.input<S>) => SourceInstance) & {
   readonly pluginName: string;
   readonly optionsSchema: S;
+  readonly urls?: PluginUrls<z.input<S>>;
 };
 
 /** Declares a source plugin. The returned factory validates its options with zod at call time. */
@@ -71,7 +86,7 @@ export function defineSource<S extends z.ZodType>(definition: SourceDefinition<S
     const instance = definition.create(parsed);
     return Object.freeze({ ...bindAll(instance), kind: 'source' as const, plugin: definition.name, capabilities: definition.capabilities });
   };
-  return Object.assign(factory, { pluginName: definition.name, optionsSchema: definition.options });
+  return Object.assign(factory, { pluginName: definition.name, optionsSchema: definition.options, urls: definition.urls });
 }
 
 // ---------------------------------------------------------------- targets
@@ -96,7 +111,7 @@ export interface TargetDefinition<S extends z.ZodType> {
    * URL schemes this target serves (`file`, `sftp`), with how to turn such a URL into options.
    * `env` is where credentials the URL leaves out come from (`CAIRN_TARGET_PASSWORD`, …).
    */
-  urls?: TargetUrls<z.input<S>>;
+  urls?: PluginUrls<z.input<S>>;
   location(options: z.output<S>): string;
   connect(options: z.output<S>, ctx: PluginContext): Promise<Omit<BlobStore, 'capabilities' | 'location'>>;
 }
@@ -104,10 +119,10 @@ export interface TargetDefinition<S extends z.ZodType> {
 export type TargetFactory<S extends z.ZodType> = ((options: z.input<S>) => TargetInstance) & {
   readonly pluginName: string;
   readonly optionsSchema: S;
-  readonly urls?: TargetUrls<z.input<S>>;
+  readonly urls?: PluginUrls<z.input<S>>;
 };
 
-export interface TargetUrls<Options> {
+export interface PluginUrls<Options> {
   schemes: string[];
   parse(url: string, env: Readonly<Record<string, string | undefined>>): Options;
 }

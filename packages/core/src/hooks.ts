@@ -1,6 +1,6 @@
 import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
 import type { BackupResult, RestoreOutcome } from './api.js';
-import type { SourceInstance, TargetInstance } from './contracts.js';
+import type { RestoreMode, SourceInstance, TargetInstance } from './contracts.js';
 import { VetoError } from './errors.js';
 
 /** Every kind of run the orchestrator performs; the veto hook sees all of them. */
@@ -43,7 +43,13 @@ export interface RestorePlan {
   repository: TargetInstance;
   snapshot: string;
   at?: Date;
-  targetDir: string;
+  /** Exactly one of `targetDir` (a folder) and `to` (a live system through its source plugin). */
+  targetDir?: string;
+  to?: SourceInstance;
+  /** With `to`. */
+  mode?: RestoreMode;
+  /** The snapshot's source to restore, by name. */
+  source?: string;
   include?: string[];
 }
 

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Repository } from '@cairn/repository';
-import type { BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot } from '@cairn/repository';
+import type {
+  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot, SnapshotSourceInfo,
+} from '@cairn/repository';
 import type { EventEmitter } from 'eventemitter3';
 import type {
   BackupRequest, BackupResult, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, RestoreOutcome, RestoreRequest,
 } from './api.js';
 import { retentionSchema } from './config.js';
-import type { ExecutorInstance, JobContext, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
+import type { ExecutorInstance, JobContext, RestoreMode, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
 import { CairnError, ConfigError } from './errors.js';
 import { createEvents } from './events.js';
 import type { AsyncEventEmitter, CairnEvents } from './events.js';
@@ -21,7 +23,7 @@ import { createProgressReporter } from './progress.js';
 import type { ProgressReporter } from './progress.js';
 import { redact } from './redact.js';
 import { writeEntriesToDirectory } from './restore-to-directory.js';
-import { createTargetResolver } from './target-resolver.js';
+import { createUrlResolver } from './url-resolver.js';
 
 /** Creates an orchestrator: every operation runs as a job on its executor, through its hooks. */
 export function createCairn(options: CreateCairnOptions = {}): Cairn {
@@ -42,6 +44,7 @@ class Orchestrator implements Cairn {
   readonly logger: Logger;
   readonly #events: AsyncEventEmitter<CairnEvents>;
   readonly #resolveTarget: (urlOrPath: string) => TargetInstance;
+  readonly #resolveSource: (urlOrPath: string) => SourceInstance;
   readonly #plugins = new Set<string>();
 
   constructor(options: CreateCairnOptions) {
@@ -60,7 +63,10 @@ class Orchestrator implements Cairn {
     }
     this.executor = options.executor ?? createLocalExecutor({ concurrency: 1 });
     if (options.targets !== undefined && !Array.isArray(options.targets)) throw new ConfigError('createCairn: targets must be an array of target plugin factories');
-    this.#resolveTarget = createTargetResolver(options.targets ?? [], options.env ?? process.env);
+    const env = options.env ?? process.env;
+    this.#resolveTarget = createUrlResolver(options.targets ?? [], env, { plugin: 'target', option: 'targets', example: 'localTarget', value: 'repository' });
+    if (options.sources !== undefined && !Array.isArray(options.sources)) throw new ConfigError('createCairn: sources must be an array of source plugin factories');
+    this.#resolveSource = createUrlResolver(options.sources ?? [], env, { plugin: 'source', option: 'sources', example: 'filesSource', value: 'source' });
     if (options.plugins !== undefined && !Array.isArray(options.plugins)) throw new ConfigError('createCairn: plugins must be an array');
     for (const plugin of options.plugins ?? []) this.use(plugin);
   }
@@ -77,6 +83,10 @@ class Orchestrator implements Cairn {
 
   resolveTarget(urlOrPath: string): TargetInstance {
     return this.#resolveTarget(urlOrPath);
+  }
+
+  resolveSource(urlOrPath: string): SourceInstance {
+    return this.#resolveSource(urlOrPath);
   }
 
   async init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }> {
@@ -167,23 +177,26 @@ class Orchestrator implements Cairn {
   async restore(request: RestoreRequest): Promise<RestoreOutcome> {
     const check = (): void => {
       checkSnapshotRef(request.snapshot, 'snapshot');
-      if (typeof request.targetDir !== 'string' || request.targetDir === '') throw new ConfigError('restore: targetDir must be a directory path');
+      checkDestination(request, 'restore');
       if (request.at !== undefined && (!(request.at instanceof Date) || Number.isNaN(request.at.getTime()))) throw new ConfigError('restore: at must be a valid Date');
     };
-    const describe = () => ({ snapshot: request.snapshot });
+    const describe = () => ({ snapshot: request.snapshot, ...(typeof request.to === 'string' ? { to: redact(request.to) } : request.to ? { to: request.to.description } : {}) });
     return this.#run({ operation: 'restore', ref: request.repository, signal: request.signal, check, describe }, async (scope) => {
       const { info, signal, job } = scope;
+      const to = typeof request.to === 'string' ? this.resolveSource(request.to) : request.to;
       let plan: RestorePlan = {
         runId: info.id,
         repository: scope.target,
         snapshot: request.snapshot,
-        targetDir: request.targetDir,
+        ...(request.targetDir !== undefined ? { targetDir: request.targetDir } : {}),
+        ...(to ? { to, mode: request.mode ?? 'new' } : {}),
+        ...(request.source !== undefined ? { source: request.source } : {}),
         ...(request.at ? { at: request.at } : {}),
         ...(request.include ? { include: [...request.include] } : {}),
       };
       plan = (await this.hooks.beforeRestore.promise(plan)) ?? plan;
       checkSnapshotRef(plan.snapshot, 'snapshot');
-      if (typeof plan.targetDir !== 'string' || plan.targetDir === '') throw new ConfigError('beforeRestore: the plan lost its targetDir');
+      checkDestination(plan, 'beforeRestore: the plan');
       checkTarget(plan.repository, 'beforeRestore: plan.repository');
 
       const progress = this.#progress(info, job);
@@ -191,19 +204,27 @@ class Orchestrator implements Cairn {
         const snapshot = await repo.findSnapshot(plan.snapshot, plan.at ? { at: plan.at } : {});
         const { summary } = snapshot;
         // A full restore knows its size from the snapshot, which lets observers show an ETA.
-        const totals = plan.include ? {} : { filesTotal: summary.filesNew + summary.filesChanged + summary.filesUnchanged, bytesTotal: summary.bytesTotal };
-        const written = await writeEntriesToDirectory(repo.walk(snapshot, plan.include ? { include: plan.include } : {}), resolve(plan.targetDir), {
-          signal,
-          onProgress: (p) => progress.update({ ...p, ...totals }),
-        });
+        const whole = !plan.include && (plan.source === undefined || snapshot.sources.length === 1);
+        const totals = whole ? { filesTotal: summary.filesNew + summary.filesChanged + summary.filesUnchanged, bytesTotal: summary.bytesTotal } : {};
+        const onProgress = (p: { filesDone: number; bytesDone: number }) => progress.update({ ...p, ...totals });
+        if (plan.to) {
+          const source = pickSnapshotSource(snapshot, plan.source, plan.to);
+          const entries = withinSource(repo.walk(snapshot, { include: [source.name] }), source.name);
+          const restored = await plan.to.restore(entries, { signal, logger: this.logger, mode: 'origin', restoreMode: plan.mode ?? 'new', onProgress });
+          return { ...restored, snapshot };
+        }
+        const include = plan.include ?? (plan.source !== undefined ? [plan.source] : undefined);
+        const written = await writeEntriesToDirectory(repo.walk(snapshot, include ? { include } : {}), resolve(plan.targetDir!), { signal, onProgress });
         return { ...written, snapshot };
       });
       progress.finish({ filesDone: outcome.files, bytesDone: outcome.bytes });
-      this.logger.info(`snapshot ${outcome.snapshot.id.slice(0, 8)} restored`, { run: info.id, files: outcome.files, bytes: outcome.bytes, targetDir: resolve(plan.targetDir) });
+      const where = plan.to ? { to: plan.to.description } : { targetDir: resolve(plan.targetDir!) };
+      this.logger.info(`snapshot ${outcome.snapshot.id.slice(0, 8)} restored`, { run: info.id, files: outcome.files, bytes: outcome.bytes, ...where });
       await this.hooks.afterRestore.promise({ ...outcome, plan });
       return outcome;
     });
   }
+
 
   async snapshots(request: { repository: RepositoryRef }): Promise<Snapshot[]> {
     return this.#run({ operation: 'snapshots', ref: request.repository }, ({ target, signal }) =>
@@ -409,6 +430,54 @@ function checkTarget(target: unknown, what: string): asserts target is TargetIns
   // have to download whole packs, so it is refused before anything runs.
   if (!t.capabilities?.rangeReads) {
     throw new ConfigError(`${what}: target "${t.plugin}" does not declare range reads, which a repository needs`, { plugin: t.plugin });
+  }
+}
+
+const RESTORE_MODES: readonly RestoreMode[] = ['new', 'merge', 'replace'];
+
+/** A restore goes to exactly one place: a directory, or a live system through a source plugin. */
+function checkDestination(request: { targetDir?: unknown; to?: unknown; mode?: unknown; include?: unknown }, what: string): void {
+  const hasDir = request.targetDir !== undefined;
+  const hasTo = request.to !== undefined;
+  if (hasDir === hasTo) throw new ConfigError(`${what}: give exactly one of targetDir (a directory) and to (a system to restore into)`);
+  if (hasDir && (typeof request.targetDir !== 'string' || request.targetDir === '')) throw new ConfigError(`${what}: targetDir must be a directory path`);
+  if (hasTo && typeof request.to !== 'string' && (typeof request.to !== 'object' || request.to === null || (request.to as SourceInstance).kind !== 'source')) {
+    throw new ConfigError(`${what}: to must be a source URL or a source instance, e.g. mysqlSource({ … })`);
+  }
+  if (request.mode !== undefined && !RESTORE_MODES.includes(request.mode as RestoreMode)) {
+    throw new ConfigError(`${what}: mode must be one of ${RESTORE_MODES.join(', ')}, got ${JSON.stringify(request.mode)}`);
+  }
+  if (request.mode !== undefined && !hasTo) throw new ConfigError(`${what}: mode applies to a restore into a system (to), not into a directory`);
+  if (request.include !== undefined && hasTo) throw new ConfigError(`${what}: include applies to a restore into a directory (targetDir)`);
+}
+
+/** The snapshot's source a restore into a system takes, checked against the plugin restoring it. */
+function pickSnapshotSource(snapshot: Snapshot, name: string | undefined, to: SourceInstance): SnapshotSourceInfo {
+  const names = snapshot.sources.map((s) => s.name).join(', ');
+  let source: SnapshotSourceInfo | undefined;
+  if (name !== undefined) {
+    source = snapshot.sources.find((s) => s.name === name);
+    if (!source) throw new ConfigError(`snapshot ${snapshot.id.slice(0, 8)} has no source named "${name}" (it has: ${names})`);
+  } else if (snapshot.sources.length === 1) {
+    source = snapshot.sources[0]!;
+  } else {
+    throw new ConfigError(`snapshot ${snapshot.id.slice(0, 8)} holds several sources (${names}): choose the one to restore (--source NAME)`);
+  }
+  if (source.kind !== to.plugin) {
+    throw new ConfigError(`source "${source.name}" of snapshot ${snapshot.id.slice(0, 8)} was made by the ${source.kind} plugin; it cannot be restored through the ${to.plugin} plugin`);
+  }
+  if (!to.capabilities.restoreModes.includes('origin')) {
+    throw new ConfigError(`the ${to.plugin} source restores only into a directory: give a target directory instead`);
+  }
+  return source;
+}
+
+/** A source's entries as the source yielded them: paths relative to its own root, the root itself left out. */
+async function* withinSource(entries: AsyncIterable<RestoreEntry>, name: string): AsyncGenerator<RestoreEntry> {
+  const prefix = `${name}/`;
+  for await (const entry of entries) {
+    if (entry.path === name) continue;
+    yield { ...entry, path: entry.path.slice(prefix.length) };
   }
 }
 
