@@ -71,6 +71,6 @@ export CAIRN_TEST_FTP_HOME=/home/cairn-ftp
 export CAIRN_TEST_FTP_READONLY_DIR=/home/cairn-ftp/readonly
 export CAIRN_TEST_FTP_SMALL_DIR=$RUN_DIR/small-ftp
 export CAIRN_TEST_FTP_CA=$FTP_DIR/cert.pem
-export NODE_EXTRA_CA_CERTS=$FTP_DIR/cert.pem
+export NODE_EXTRA_CA_CERTS=$RUN_DIR/ca-bundle.pem
 ENV
 }

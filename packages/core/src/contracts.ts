@@ -29,6 +29,7 @@ export interface SourceBackupContext extends PluginContext {
  * snapshot does not have.
  */
 export type RestoreMode = 'new' | 'merge' | 'replace';
+export const RESTORE_MODES: readonly RestoreMode[] = Object.freeze(['new', 'merge', 'replace']);
 
 export interface SourceRestoreContext extends PluginContext {
   /** Directory to restore into (mode `directory`). */

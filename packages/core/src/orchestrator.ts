@@ -10,6 +10,7 @@ import type {
   BackupRequest, BackupResult, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, RestoreOutcome, RestoreRequest,
 } from './api.js';
 import { retentionSchema } from './config.js';
+import { RESTORE_MODES } from './contracts.js';
 import type { ExecutorInstance, JobContext, RestoreMode, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
 import { CairnError, ConfigError } from './errors.js';
 import { createEvents } from './events.js';
@@ -432,8 +433,6 @@ function checkTarget(target: unknown, what: string): asserts target is TargetIns
     throw new ConfigError(`${what}: target "${t.plugin}" does not declare range reads, which a repository needs`, { plugin: t.plugin });
   }
 }
-
-const RESTORE_MODES: readonly RestoreMode[] = ['new', 'merge', 'replace'];
 
 /** A restore goes to exactly one place: a directory, or a live system through a source plugin. */
 function checkDestination(request: { targetDir?: unknown; to?: unknown; mode?: unknown; include?: unknown }, what: string): void {

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, futimesSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, realpath, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rename, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { RestoreEntry } from '@cairn/repository';
@@ -190,13 +191,13 @@ class TreeWriter {
       const parts: Uint8Array[] = [];
       for await (const chunk of content) parts.push(chunk);
       throwIfAborted(signal);
-      if (writeSmallFileSync(abs, this.overwrite, parts, entry)) {
+      if (writeSmallFileSync(abs, parts, entry)) {
         onBytes(parts.reduce((sum, part) => sum + part.byteLength, 0));
         return;
       }
       content = parts;
     }
-    const handle = await this.openFile(abs);
+    const { handle, temp } = await this.openFile(abs);
     let complete = false;
     try {
       for await (const chunk of content) {
@@ -215,8 +216,9 @@ class TreeWriter {
       complete = true;
     } finally {
       await handle.close();
-      if (!complete) removeHalfWritten(abs);
+      if (!complete) removeHalfWritten(temp ?? abs);
     }
+    if (temp) await this.replace(abs, temp);
   }
 
   reserveSymlink(segments: string[]): void {
@@ -273,25 +275,39 @@ class TreeWriter {
     await fsCall(abs, () => mkdir(abs, { mode: 0o700 }));
   }
 
-  private async openFile(abs: string): Promise<FileHandle> {
+  /**
+   * Opens a new file at `abs`. When something is already there (and overwrite is on), the content
+   * goes to a temporary name beside it instead and replaces it only once complete (see `replace`),
+   * so a restore that fails half-way leaves the old file as it was, not truncated.
+   */
+  private async openFile(abs: string): Promise<{ handle: FileHandle; temp?: string }> {
     try {
-      return await open(abs, this.overwrite ? FILE_FLAGS : FILE_FLAGS | constants.O_EXCL, 0o600);
+      return { handle: await open(abs, FILE_FLAGS | constants.O_EXCL, 0o600) };
     } catch (error) {
-      if (errorCode(error) === 'EEXIST') throw new SourceError('RESTORE_UNWRITABLE', `cannot restore file ${abs}: it already exists (overwrite is off)`, { cause: error });
-      // ELOOP: a symlink is already there. Replace the link itself, never write through it.
-      if (errorCode(error) === 'ELOOP' && this.overwrite) {
-        await fsCall(abs, () => unlink(abs));
-        return fsCall(abs, () => open(abs, FILE_FLAGS | constants.O_EXCL, 0o600));
+      if (errorCode(error) !== 'EEXIST') throw toUnwritable(abs, error);
+      if (!this.overwrite) throw new SourceError('RESTORE_UNWRITABLE', `cannot restore file ${abs}: something already exists there (overwrite is off)`, { cause: error });
+    }
+    const temp = `${abs.slice(0, abs.lastIndexOf('/') + 1)}.${abs.slice(abs.lastIndexOf('/') + 1)}.cairn-restore-${randomBytes(6).toString('hex')}`;
+    return { handle: await fsCall(temp, () => open(temp, FILE_FLAGS | constants.O_EXCL, 0o600)), temp };
+  }
+
+  /** Renames the finished file over what was there: a file or a symlink (the link itself, never its target), or an empty directory. */
+  private async replace(abs: string, temp: string): Promise<void> {
+    try {
+      await rename(temp, abs);
+    } catch (error) {
+      try {
+        // A non-empty directory where the file belongs fails the rmdir with ENOTEMPTY.
+        if (errorCode(error) !== 'EISDIR') throw error;
+        await rmdir(abs);
+        await rename(temp, abs);
+      } catch (failure) {
+        removeHalfWritten(temp);
+        throw toUnwritable(abs, failure);
       }
-      if (errorCode(error) === 'EISDIR' && this.overwrite) {
-        // An empty directory left where a file belongs can go; a non-empty one fails below with ENOTEMPTY.
-        await fsCall(abs, () => rmdir(abs));
-        return fsCall(abs, () => open(abs, FILE_FLAGS | constants.O_EXCL, 0o600));
-      }
-      if (errorCode(error) === 'ELOOP') throw new SourceError('RESTORE_UNWRITABLE', `cannot restore file ${abs}: a symlink exists there (overwrite is off)`, { cause: error });
-      throw toUnwritable(abs, error);
     }
   }
+
 }
 
 /**
@@ -300,12 +316,12 @@ class TreeWriter {
  * fd-based chmod and utimes as the async path; false (nothing written) when the open needs the
  * async path's handling of what is already there.
  */
-function writeSmallFileSync(abs: string, overwrite: boolean, parts: Uint8Array[], entry: RestoreEntry): boolean {
+function writeSmallFileSync(abs: string, parts: Uint8Array[], entry: RestoreEntry): boolean {
   let fd: number;
   try {
-    fd = openSync(abs, overwrite ? FILE_FLAGS : FILE_FLAGS | constants.O_EXCL, 0o600);
+    fd = openSync(abs, FILE_FLAGS | constants.O_EXCL, 0o600);
   } catch {
-    return false; // EEXIST, ELOOP, EISDIR, …: the async path explains or handles each
+    return false; // EEXIST and others: the async path replaces what is there safely, or explains
   }
   let complete = false;
   try {

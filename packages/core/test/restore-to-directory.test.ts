@@ -251,6 +251,28 @@ describe('writeEntriesToDirectory', () => {
     expect(await readdir(target)).toEqual([]);
   });
 
+  it('keeps the old version of an existing file when the new content fails part-way', async () => {
+    async function* brokenLarge(): AsyncIterable<Uint8Array> {
+      yield new Uint8Array(1024 * 1024);
+      throw new Error('pack abcd is missing');
+    }
+    await mkdir(target);
+    await writeFile(join(target, 'large.bin'), 'the version before the restore');
+    const large: RestoreEntry = { path: 'large.bin', type: 'file', mode: 0o644, mtimeMs: T1, size: 4 * 1024 * 1024, open: brokenLarge };
+    await expect(writeEntriesToDirectory(listOf([large]), target)).rejects.toThrow('pack abcd is missing');
+    expect(await readFile(join(target, 'large.bin'), 'utf8')).toBe('the version before the restore');
+    expect(await readdir(target)).toEqual(['large.bin']); // no temporary file left
+  });
+
+  it('replaces an empty directory where a file belongs, and refuses a non-empty one', async () => {
+    await mkdir(join(target, 'was-dir'), { recursive: true });
+    await mkdir(join(target, 'full-dir/inside'), { recursive: true });
+    await writeEntriesToDirectory(listOf([file('was-dir', new TextEncoder().encode('now a file'))]), target);
+    expect(await readFile(join(target, 'was-dir'), 'utf8')).toBe('now a file');
+    await expectCode(writeEntriesToDirectory(listOf([file('full-dir', () => bigContent(300_000))]), target), 'RESTORE_UNWRITABLE');
+    expect((await readdir(target)).sort()).toEqual(['full-dir', 'was-dir']);
+  });
+
   it('stops with AbortedError when the signal fires', async () => {
     const controller = new AbortController();
     async function* entries(): AsyncIterable<RestoreEntry> {

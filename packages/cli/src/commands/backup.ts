@@ -8,22 +8,23 @@ import { withProgress } from '../progress.js';
 
 export const backupCommand: CommandSpec = {
   name: 'backup',
-  summary: 'back up files and directories into a new snapshot',
-  usage: 'backup PATH... --repo R [--tag T]... [--exclude GLOB]... [options]',
-  description: 'Prints the new snapshot id. Files unchanged since the last snapshot of the same paths (same size, mtime and inode) are not read again.\n'
-    + 'If some files cannot be read, the snapshot is still saved, marked incomplete, each problem is printed and the exit status is 3.',
+  summary: 'back up files, directories and other sources into a new snapshot',
+  usage: 'backup SOURCE... --repo R [--tag T]... [--exclude GLOB]... [options]',
+  description: 'SOURCE is a path, or the URL of a source plugin (a database, a bucket, a project: see docs/sources.md).\n'
+    + 'Prints the new snapshot id. Files unchanged since the last snapshot of the same paths (same size, mtime and inode) are not read again.\n'
+    + 'If some entries cannot be read, the snapshot is still saved, marked incomplete, each problem is printed and the exit status is 3.',
   examples: [
     'cairn backup ~/documents ~/photos --repo /srv/backups --tag daily',
     'cairn backup /var/www --repo /srv/backups --exclude "**/cache/**" --json',
   ],
   options: {
     tag: { type: 'string', multiple: true, value: 'T', description: 'tag the snapshot (repeatable)' },
-    exclude: { type: 'string', multiple: true, value: 'GLOB', description: 'skip paths matching GLOB, relative to each PATH (repeatable)' },
+    exclude: { type: 'string', multiple: true, value: 'GLOB', description: 'skip paths matching GLOB, relative to each path SOURCE (repeatable)' },
     host: { type: 'string', value: 'NAME', description: 'host name to record (default: this machine\'s)' },
     compression: { type: 'string', value: 'N', description: 'compression level 1 (fastest) to 9 (smallest); default: the repository\'s' },
     ...jsonOption,
   },
-  positionals: { min: 1, max: Infinity, names: 'PATH...' },
+  positionals: { min: 1, max: Infinity, names: 'SOURCE...' },
   async run(ctx) {
     const raw = ctx.string('compression');
     const compressionLevel = raw === undefined ? undefined : parseInteger('compression', raw, { min: 1, max: 9 });
@@ -34,15 +35,21 @@ export const backupCommand: CommandSpec = {
     const host = ctx.string('host');
     if (host !== undefined && !host.trim()) throw new UsageError('CLI_BAD_VALUE', '--host needs a non-empty name');
 
-    const paths = ctx.positionals.map((path) => resolve(ctx.io.cwd, path));
+    const given = ctx.positionals.filter((arg) => !isUrl(arg));
+    const paths = given.map((path) => resolve(ctx.io.cwd, path));
     // Checked up front so a typo fails in a second, before the repository is opened.
-    for (const [i, path] of paths.entries()) await assertReadable(ctx.positionals[i]!, path);
+    for (const [i, path] of paths.entries()) await assertReadable(given[i]!, path);
 
     const repository = await ctx.repository();
     const { filesSource } = await import('../plugins.js');
-    const names = sourceNames(paths);
-    const sources = paths.map((path, i) => filesSource({ path, excludes, name: names[i]! }));
     const cairn = await ctx.cairn();
+    const names = sourceNames(paths);
+    let nextPath = 0;
+    const sources = ctx.positionals.map((arg) => {
+      if (isUrl(arg)) return cairn.resolveSource(arg);
+      const i = nextPath++;
+      return filesSource({ path: paths[i]!, excludes, name: names[i]! });
+    });
     const bar = ctx.progress('backup');
     const { snapshot, warnings } = await withProgress(cairn, bar, 'backup', () => cairn.backup({
       repository, sources, tags, signal: ctx.signal,
@@ -63,6 +70,8 @@ export const backupCommand: CommandSpec = {
     return exitCodes.ok;
   },
 };
+
+const isUrl = (arg: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(arg);
 
 async function assertReadable(given: string, path: string): Promise<void> {
   try {
