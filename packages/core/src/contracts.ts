@@ -206,6 +206,71 @@ export function defineExecutor<S extends z.ZodType>(definition: ExecutorDefiniti
   return Object.assign(factory, { pluginName: definition.name, optionsSchema: definition.options });
 }
 
+// ---------------------------------------------------------------- notifiers
+
+/** What a notifier is told when a run ends: enough for a person to act without opening a log. */
+export interface RunNotification {
+  /** The run's id (`cairn logs RUN`). */
+  runId: string;
+  /** `backup`, `restore`, `check`, `forget`, `prune`. */
+  operation: string;
+  /** The job's name, when the run came from a configured job. */
+  job?: string;
+  environment?: string;
+  status: 'succeeded' | 'failed' | 'aborted';
+  /** Who or what asked for the run: `schedule:nightly`, `cli:ann`, `api:ops-bot`. */
+  requestedBy?: string;
+  /** ISO-8601 times. */
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  /** Secret-free location of the repository. */
+  repository?: string;
+  snapshot?: { id: string; time: string; incomplete?: boolean };
+  bytesRead?: number;
+  bytesAdded?: number;
+  filesTotal?: number;
+  /** Entries skipped with a warning (the snapshot is then incomplete). */
+  warnings?: number;
+  error?: { code: string; message: string };
+}
+
+/** A configured notifier (email, webhook, chat…). */
+export interface NotifierInstance {
+  readonly kind: 'notifier';
+  readonly plugin: string;
+  /** Secret-free description for logs: `email to ops@example.com`, `webhook https://hooks.example.com/…`. */
+  readonly description: string;
+  /**
+   * Delivers one notification, with its own retries and timeouts. A failure rejects (with a
+   * TargetError-like coded error); the caller logs it, and it never fails the run it reports on.
+   */
+  notify(notification: RunNotification, ctx: PluginContext): Promise<void>;
+  /** Releases connections (an SMTP pool); optional. */
+  close?(): Promise<void>;
+}
+
+export interface NotifierDefinition<S extends z.ZodType> {
+  name: string;
+  options: S;
+  create(options: z.output<S>): Omit<NotifierInstance, 'kind' | 'plugin'>;
+}
+
+export type NotifierFactory<S extends z.ZodType> = ((options: z.input<S>) => NotifierInstance) & {
+  readonly pluginName: string;
+  readonly optionsSchema: S;
+};
+
+/** Declares a notifier plugin. The factory validates its options with zod at call time. */
+export function defineNotifier<S extends z.ZodType>(definition: NotifierDefinition<S>): NotifierFactory<S> {
+  const factory = (options: z.input<S>): NotifierInstance => {
+    const parsed = parseOptions(definition.name, definition.options, options);
+    const instance = definition.create(parsed);
+    return Object.freeze({ ...bindAll(instance), kind: 'notifier' as const, plugin: definition.name });
+  };
+  return Object.assign(factory, { pluginName: definition.name, optionsSchema: definition.options });
+}
+
 // ---------------------------------------------------------------- shared
 
 /** Parses plugin options, turning zod's issues into one ConfigError that names plugin and path. */
