@@ -1,4 +1,4 @@
-import type { Cairn, RepositoryRef } from '@cairn/core';
+import type { Cairn, CairnConfig, RepositoryRef } from '@cairn/core';
 import type { OptionSpecs, OptionValues } from './args.js';
 import type { ProgressBar, ProgressStream } from './progress.js';
 
@@ -48,10 +48,18 @@ export interface CommandContext {
   warn(text: string): void;
   /** Resolves `--repo`/`$CAIRN_REPOSITORY` and the password; usage errors (exit 2) when missing. */
   repository(passwordOverride?: string): Promise<RepositoryRef>;
-  /** The orchestrator, created on first use and closed when the command ends. */
+  /** Names the repository a command works on (secret-free) for error messages, when it does not come from --repo. */
+  noteRepository(location: string): void;
+  /** The config (`--config FILE`, or cairn.config.{ts,mts,mjs,js} in the working directory), loaded and validated once. */
+  config(): Promise<CairnConfig>;
+  /** The orchestrator, created on first use (with the config's targets and plugins once `config()` was called) and closed when the command ends. */
   cairn(): Promise<Cairn>;
   /** A progress bar on stderr; a no-op unless stderr is a TTY and neither --json nor --quiet is set. */
   progress(label: string): ProgressBar;
 }
 
 export const jsonOption = { json: { type: 'boolean', description: 'print one JSON value on stdout' } } satisfies OptionSpecs;
+
+export const configOption = {
+  config: { type: 'string', value: 'FILE', description: 'config file (default: cairn.config.ts, .mts, .mjs or .js in the working directory)' },
+} satisfies OptionSpecs;

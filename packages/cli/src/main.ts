@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { AbortedError } from '@cairn/core';
-import type { Cairn, Logger } from '@cairn/core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AbortedError, loadConfig, redact } from '@cairn/core';
+import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { findPositional, globalOptions, parseOptions, resolvePassword, resolveRepository, type OptionSpecs } from './args.js';
 import type { CliIO, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands/index.js';
@@ -123,6 +124,7 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
   const json = values.json === true;
   const quiet = values.quiet === true;
   let cairn: Cairn | undefined;
+  let config: CairnConfig | undefined;
   const ctx: CommandContext = {
     io, values, positionals, json, quiet, debug: state.debug, signal,
     string: (name) => (typeof values[name] === 'string' ? values[name] : undefined),
@@ -137,10 +139,17 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
       const password = await resolvePassword(values, io.env, io.cwd);
       return { target: location, password };
     },
+    noteRepository(location) {
+      state.repo = redact(location);
+    },
+    async config() {
+      config ??= await loadConfig(findConfigFile(typeof values.config === 'string' ? values.config : undefined, io.cwd));
+      return config;
+    },
     async cairn() {
       if (!cairn) {
         const { createCliCairn } = await import('./plugins.js');
-        cairn = createCliCairn(cliLogger(io, state.debug), io.env);
+        cairn = createCliCairn(cliLogger(io, state.debug), io.env, config);
         onCairn(cairn);
       }
       return cairn;
@@ -148,6 +157,19 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
     progress: (progressLabel) => createProgressBar(io.stderr, { enabled: io.stderr.isTTY === true && !json && !quiet, label: progressLabel }),
   };
   return spec.run(ctx);
+}
+
+const CONFIG_NAMES = ['cairn.config.ts', 'cairn.config.mts', 'cairn.config.mjs', 'cairn.config.js'];
+
+/** `--config FILE` as given, or the first cairn.config.* in the working directory. */
+function findConfigFile(given: string | undefined, cwd: string): string {
+  if (given !== undefined) {
+    if (!given.trim()) throw new UsageError('CLI_BAD_VALUE', '--config needs a file');
+    return resolve(cwd, given);
+  }
+  const found = CONFIG_NAMES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+  if (!found) throw new UsageError('CLI_MISSING_CONFIG', `no config: pass --config FILE or create ${CONFIG_NAMES[0]} in ${cwd} (see docs/operations.md)`);
+  return found;
 }
 
 function findCommand(name: string): CommandSpec | undefined {

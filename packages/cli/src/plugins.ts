@@ -1,5 +1,5 @@
 import { createCairn } from '@cairn/core';
-import type { Cairn, Logger } from '@cairn/core';
+import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
 import { localTarget } from '@cairn/target-local';
 
@@ -12,6 +12,9 @@ export const targets = [localTarget];
 export { filesSource };
 
 /** Loaded lazily by the commands, so `--help` and usage errors never load the storage stack. */
-export function createCliCairn(logger: Logger, env: NodeJS.ProcessEnv): Cairn {
-  return createCairn({ targets, logger, env });
+export function createCliCairn(logger: Logger, env: NodeJS.ProcessEnv, config?: CairnConfig): Cairn {
+  // A config's own target plugins (its own copies, or others) take the place of the built-in ones of the same name.
+  const configured = config?.targets ?? [];
+  const merged = [...targets.filter((t) => !configured.some((c) => c.pluginName === t.pluginName)), ...configured];
+  return createCairn({ targets: merged, logger, env, ...(config?.plugins ? { plugins: config.plugins } : {}) });
 }

@@ -111,7 +111,8 @@ export interface Cairn {
   ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] }): Promise<Array<Omit<RestoreEntry, 'open'>>>;
   diff(request: { repository: RepositoryRef; from: string; to: string }): Promise<DiffEntry[]>;
   check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport>;
-  forget(request: { repository: RepositoryRef; policy: RetentionPolicy; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult>;
+  /** Applies `policy` to the snapshots carrying every tag of `tags` (all snapshots when none), per host and sources. */
+  forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult>;
   prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult>;
   /** Removes stale locks (left by killed runs), or every lock with `all`; returns how many. */
   unlock(request: { repository: RepositoryRef; all?: boolean }): Promise<{ removed: number }>;

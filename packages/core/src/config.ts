@@ -52,8 +52,24 @@ export const repositoryConfig = z.strictObject({
   compressionLevel: level.optional(),
 });
 
+const sourceList = z.array(sourceInstance).min(1, 'a job needs at least one source');
+/**
+ * An array of sources, or a function of the environment returning one. Not a z.union: its one
+ * summary message would hide which array element is wrong, so the array's own issues are kept.
+ */
+const jobSourcesSchema = z.custom<SourceInstance[] | ((environment: string | undefined) => SourceInstance[])>().superRefine((value, ctx) => {
+  if (typeof value === 'function') return;
+  if (!Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'expected sources: an array of sources (e.g. [filesSource({ path: "/data" })]), or a function of the environment returning one' });
+    return;
+  }
+  for (const issue of sourceList.safeParse(value).error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+});
+
 export const jobConfig = z.strictObject({
-  sources: z.array(sourceInstance).min(1, 'a job needs at least one source').describe('What to back up.'),
+  sources: jobSourcesSchema.describe('What to back up: sources, or `(environment) => sources` when each environment has its own instances.'),
+  type: z.enum(['database', 'user_data', 'storage']).optional().describe('What kind of data this job protects, for listings and the API (`database`, `user_data`, `storage`).'),
+  description: z.string().optional().describe('A sentence for people reading `cairn jobs`.'),
   repository: z.string().min(1).describe('Name of a repository defined under `repositories`.'),
   tags: z.array(z.string().min(1)).optional().describe('Tags added to every snapshot of this job.'),
   schedule: z.string().min(1).optional().describe('When to run, as a cron expression.'),

@@ -25,3 +25,5 @@ export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, Retent
 export { createConsoleLogger, silentLogger } from './logger-impl.js';
 export type { ConsoleLoggerOptions } from './logger-impl.js';
 export { redact } from './redact.js';
+export { runJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
+export type { JobRunRequest, JobRunResult } from './jobs.js';

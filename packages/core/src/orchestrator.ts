@@ -279,14 +279,17 @@ class Orchestrator implements Cairn {
     });
   }
 
-  async forget(request: { repository: RepositoryRef; policy: RetentionPolicy; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult> {
+  async forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult> {
     let policy: RetentionPolicy = {};
     const check = (): void => {
       policy = checkPolicy(request.policy);
+      if (request.tags !== undefined && (!Array.isArray(request.tags) || request.tags.some((tag) => typeof tag !== 'string' || tag === ''))) {
+        throw new ConfigError('forget: tags must be an array of non-empty strings');
+      }
     };
     return this.#run({ operation: 'forget', ref: request.repository, check, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal, info }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
-        const result = await repo.forget(policy, { dryRun: request.dryRun ?? false, prune: request.prune ?? false });
+        const result = await repo.forget(policy, { dryRun: request.dryRun ?? false, prune: request.prune ?? false, ...(request.tags ? { tags: request.tags } : {}) });
         this.logger.info(`${request.dryRun ? 'would remove' : 'removed'} ${result.remove.length} snapshot(s), kept ${result.keep.length}`, { run: info.id });
         return result;
       }));

@@ -42,7 +42,7 @@ describe('defineConfig', () => {
       plugins: [{ name: 'noop', apply() {} }],
     });
     expect(Object.isFrozen(config)).toBe(true);
-    expect(config.jobs.docs!.sources[0]).toBe(docs);
+    expect((config.jobs.docs!.sources as unknown[])[0]).toBe(docs);
     expect(config.executor).toBe(executor);
     expect(config.repositories.main!.password).toEqual({ env: 'CAIRN_PASSWORD' });
   });

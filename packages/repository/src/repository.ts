@@ -191,7 +191,9 @@ export class Repository {
   }
 
   async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<ForgetResult> {
-    const decision = applyPolicy(await this.snapshots(), policy);
+    const tags = options.tags ?? [];
+    const considered = (await this.snapshots()).filter((snapshot) => tags.every((tag) => snapshot.tags.includes(tag)));
+    const decision = applyPolicy(considered, policy);
     if (options.dryRun) {
       return { ...decision, ...(options.prune ? { prune: await this.prune({ dryRun: true }) } : {}) };
     }

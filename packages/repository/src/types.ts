@@ -155,6 +155,8 @@ export interface ForgetOptions {
   dryRun?: boolean;
   prune?: boolean;
   now?: Date;
+  /** Only snapshots carrying every one of these tags are considered (a job's own, say); the others are left alone. */
+  tags?: string[];
 }
 
 export interface ForgetResult {

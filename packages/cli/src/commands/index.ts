@@ -4,10 +4,12 @@ import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
 import { forgetCommand } from './forget.js';
 import { initCommand } from './init.js';
+import { jobsCommand } from './jobs.js';
 import { keyPasswdCommand } from './key-passwd.js';
 import { lsCommand } from './ls.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { runCommand } from './run.js';
 import { snapshotsCommand } from './snapshots.js';
 import { unlockCommand } from './unlock.js';
 
@@ -24,4 +26,6 @@ export const commands: readonly CommandSpec[] = [
   pruneCommand,
   keyPasswdCommand,
   unlockCommand,
+  jobsCommand,
+  runCommand,
 ];

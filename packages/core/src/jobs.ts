@@ -1,0 +1,92 @@
+import type { ForgetResult } from '@cairn/repository';
+import type { BackupResult, Cairn, RepositoryRef } from './api.js';
+import type { CairnConfig, JobConfig } from './config.js';
+import { resolvePassword } from './config.js';
+import type { SourceInstance } from './contracts.js';
+import { ConfigError } from './errors.js';
+import { redact } from './redact.js';
+
+/** A request to run one configured job: what a schedule, the CLI or the API enqueues. */
+export interface JobRunRequest {
+  job: string;
+  /** The environment to back up (`production`); must be one of the job's, when it lists some. */
+  environment?: string;
+  /** Who or what asked: `schedule:nightly`, `cli:ann`, `api:ops-bot`. */
+  requestedBy?: string;
+  signal?: AbortSignal;
+}
+
+export interface JobRunResult {
+  job: string;
+  environment?: string;
+  backup: BackupResult;
+  /** Present when the job has a retention policy: what it kept and removed, and the prune that followed. */
+  retention?: ForgetResult;
+}
+
+/** The tags every snapshot of a job carries, so the job's retention and its history find exactly its own. */
+export function jobTags(job: string, environment: string | undefined): string[] {
+  return [`job:${job}`, ...(environment ? [`env:${environment}`] : [])];
+}
+
+/** The job named `name`, or a ConfigError listing the jobs there are. */
+export function findJob(config: CairnConfig, name: string): JobConfig {
+  const job = config.jobs[name];
+  if (job) return job;
+  const names = Object.keys(config.jobs);
+  throw new ConfigError(`no job named "${name}" in the config (jobs: ${names.length ? names.join(', ') : 'none'})`);
+}
+
+/** The sources of a job in an environment, checked. */
+export function jobSources(name: string, job: JobConfig, environment: string | undefined): SourceInstance[] {
+  if (environment !== undefined && job.environments && !job.environments.includes(environment)) {
+    throw new ConfigError(`job "${name}" does not cover environment "${environment}" (it covers: ${job.environments.join(', ')})`);
+  }
+  if (Array.isArray(job.sources)) return job.sources;
+  let sources: unknown;
+  try {
+    sources = job.sources(environment);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`jobs.${name}.sources(${JSON.stringify(environment ?? null)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (!Array.isArray(sources) || sources.length === 0 || sources.some((s) => (s as SourceInstance | undefined)?.kind !== 'source')) {
+    throw new ConfigError(`jobs.${name}.sources(${JSON.stringify(environment ?? null)}) must return a non-empty array of sources`);
+  }
+  return sources as SourceInstance[];
+}
+
+/** The repository a job writes to, with its password resolved from the environment or a file. */
+export function jobRepository(config: CairnConfig, job: JobConfig, env: Readonly<Record<string, string | undefined>>): RepositoryRef {
+  const repository = config.repositories[job.repository];
+  if (!repository) throw new ConfigError(`unknown repository "${job.repository}"`);
+  return { target: repository.url, password: resolvePassword(repository.password, env as NodeJS.ProcessEnv) };
+}
+
+/**
+ * Runs one configured job to the end: a backup of its sources into its repository, tagged with
+ * the job (and environment), then — when the job has a retention policy — forget of the job's own
+ * snapshots beyond it, followed by prune. The same function serves every executor: a local one
+ * calls it in-process, a queue worker calls it for each request it takes.
+ */
+export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunRequest, env: Readonly<Record<string, string | undefined>> = process.env): Promise<JobRunResult> {
+  const job = findJob(config, request.job);
+  const sources = jobSources(request.job, job, request.environment);
+  const repository = jobRepository(config, job, env);
+  const tags = [...jobTags(request.job, request.environment), ...(job.tags ?? [])];
+  const compressionLevel = job.compressionLevel ?? config.repositories[job.repository]?.compressionLevel;
+  cairn.logger.info(`job ${request.job} starting`, {
+    job: request.job, ...(request.environment ? { environment: request.environment } : {}), repository: redact(String(repository.target)),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+  });
+  const backup = await cairn.backup({
+    repository, sources, tags,
+    ...(compressionLevel !== undefined ? { compressionLevel } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  const result: JobRunResult = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), backup };
+  if (job.retention) {
+    result.retention = await cairn.forget({ repository, policy: job.retention, tags: jobTags(request.job, request.environment), prune: true });
+  }
+  return result;
+}
