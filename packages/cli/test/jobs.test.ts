@@ -19,7 +19,7 @@ const env = () => ({ CAIRN_PASSWORD: 'jobs-cli-password' });
 
 async function project(configName: string, config: string): Promise<void> {
   await mkdir(join(dir.path, 'node_modules/@cairn'), { recursive: true });
-  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files']]) {
+  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files']] as const) {
     await symlink(join(root, path), join(dir.path, 'node_modules/@cairn', name));
   }
   await mkdir(join(dir.path, 'data/docs'), { recursive: true });
@@ -55,7 +55,7 @@ describe('cairn jobs and cairn run', () => {
     expect(result.code, result.stderr).toBe(0);
     const jobs = JSON.parse(result.stdout) as Array<{ name: string; type?: string; schedule?: string; retention?: string; sources: string }>;
     expect(jobs.map((j) => j.name)).toEqual(['docs', 'site']);
-    expect(jobs[0]).toMatchObject({ type: 'user_data', schedule: 'daily', retention: 'keepLast=2' });
+    expect(jobs[0]).toMatchObject({ type: 'user_data', schedule: '0 0 * * *', retention: 'keepLast=2' });
     expect(jobs[1]!.sources).toBe('per environment');
   });
 

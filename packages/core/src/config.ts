@@ -5,6 +5,8 @@ import { z } from 'zod';
 import type { AnyTargetFactory, CairnPlugin } from './api.js';
 import type { ExecutorInstance, SourceInstance } from './contracts.js';
 import { ConfigError } from './errors.js';
+import { parseSchedule, scheduleSchema } from './schedule.js';
+import type { ScheduleSpec } from './schedule.js';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'names use letters, digits, ".", "_" and "-", starting with a letter or digit');
 const level = z.number({ error: 'expected a compression level from 1 to 9' }).int().min(1).max(9)
@@ -72,7 +74,7 @@ export const jobConfig = z.strictObject({
   description: z.string().optional().describe('A sentence for people reading `cairn jobs`.'),
   repository: z.string().min(1).describe('Name of a repository defined under `repositories`.'),
   tags: z.array(z.string().min(1)).optional().describe('Tags added to every snapshot of this job.'),
-  schedule: z.string().min(1).optional().describe('When to run, as a cron expression.'),
+  schedule: scheduleSchema.optional().describe('When to run: a cron expression, hourly/daily/weekly/monthly, or { cron, timezone, missed }.'),
   retention: retentionSchema.optional().describe('Which snapshots `forget` keeps.'),
   compressionLevel: level.optional(),
   environments: z.array(z.string().min(1)).optional().describe('Environments this job runs in; default all.'),
@@ -162,6 +164,13 @@ function crossReferenceProblems(config: unknown): string[] {
     const path = `jobs.${jobName}`;
     if (typeof job.repository === 'string' && job.repository && !repositories.includes(job.repository)) {
       problems.push(`${path}.repository: unknown repository "${job.repository}" (defined: ${defined})`);
+    }
+    if (job.schedule !== undefined && scheduleSchema.safeParse(job.schedule).success) {
+      try {
+        parseSchedule(job.schedule as ScheduleSpec, `${path}.schedule`);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
     }
     if (Array.isArray(job.sources)) {
       const seen = new Map<string, number>();

@@ -27,3 +27,5 @@ export type { ConsoleLoggerOptions } from './logger-impl.js';
 export { redact } from './redact.js';
 export { runJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
 export type { JobRunRequest, JobRunResult } from './jobs.js';
+export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
+export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';

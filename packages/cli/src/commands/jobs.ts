@@ -1,4 +1,5 @@
-import { redact } from '@cairn/core';
+import { parseSchedule, redact } from '@cairn/core';
+import type { Schedule } from '@cairn/core';
 import type { CairnConfig, JobConfig } from '@cairn/core';
 import { configOption, jsonOption, type CommandSpec } from '../command.js';
 import { table, toJson } from '../output.js';
@@ -49,11 +50,15 @@ function describeJob(config: CairnConfig, name: string, job: JobConfig): JobList
     ...(job.description ? { description: job.description } : {}),
     repository: job.repository,
     repositoryUrl: redact(url),
-    ...(job.schedule ? { schedule: job.schedule } : {}),
+    ...(job.schedule ? { schedule: describeSchedule(parseSchedule(job.schedule, `jobs.${name}.schedule`)) } : {}),
     ...(job.retention ? { retention: Object.entries(job.retention).map(([rule, value]) => `${rule}=${String(value)}`).join(' ') } : {}),
     ...(job.environments ? { environments: job.environments } : {}),
     // Per-environment sources are built only when a run names its environment.
     sources: Array.isArray(job.sources) ? job.sources.map((s) => `${s.plugin}:${s.description}`).join(', ') : 'per environment',
     tags: job.tags ?? [],
   };
+}
+
+function describeSchedule(schedule: Schedule): string {
+  return `${schedule.cron}${schedule.timezone ? ` ${schedule.timezone}` : ''}${schedule.missed === 'skip' ? ' (skip missed)' : ''}`;
 }
