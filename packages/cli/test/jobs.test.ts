@@ -75,6 +75,19 @@ describe('cairn jobs and cairn run', () => {
     expect(snapshots.map((s) => s.tags)).toEqual([['job:docs'], ['job:docs'], ['job:site', 'env:staging']]);
   });
 
+  it('lists the schedules with their next run', async () => {
+    await project('cairn.config.ts', tsConfig(dir.path));
+    const result = await cli(['schedule', 'list', '--json'], { env: env(), cwd: dir.path });
+    expect(result.code, result.stderr).toBe(0);
+    const [docs, ...rest] = JSON.parse(result.stdout) as Array<{ job: string; cron: string; missed: string; next: string }>;
+    expect(rest).toEqual([]);
+    expect(docs).toMatchObject({ job: 'docs', cron: '0 0 * * *', missed: 'catch-up' });
+    const next = new Date(docs!.next);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);
+    expect([next.getHours(), next.getMinutes()]).toEqual([0, 0]);
+  });
+
   it('explains a missing config, an unknown job and an environment the job does not cover, one line each', async () => {
     const none = await cli(['jobs'], { env: env(), cwd: dir.path });
     expect(none.code).toBe(2);

@@ -10,6 +10,7 @@ import { lsCommand } from './ls.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
+import { scheduleListCommand } from './schedule-list.js';
 import { snapshotsCommand } from './snapshots.js';
 import { unlockCommand } from './unlock.js';
 
@@ -28,4 +29,5 @@ export const commands: readonly CommandSpec[] = [
   unlockCommand,
   jobsCommand,
   runCommand,
+  scheduleListCommand,
 ];
