@@ -1,13 +1,12 @@
 import { createCairn } from '@cairn/core';
 import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
+import { ftpTarget } from '@cairn/target-ftp';
 import { localTarget } from '@cairn/target-local';
+import { s3Target } from '@cairn/target-s3';
 
-/**
- * The one list of storage targets the command knows: `--repo` URLs are resolved through them.
- * Later targets (sftp, ftp, s3) are added here and nowhere else.
- */
-export const targets = [localTarget];
+/** The one list of storage targets the command knows: `--repo` URLs are resolved through them. */
+export const targets = [localTarget, ftpTarget, s3Target];
 
 export { filesSource };
 
