@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureDataset, freshCopy, mutate } from './lib/dataset.mjs';
 import { aptInstall } from './lib/install.mjs';
 import { GNU_TIME, killRunning, runMeasured, runPlain } from './lib/measure.mjs';
+import { runRemote } from './lib/remote.mjs';
 import { computeRatios, evaluateTargets, renderReport } from './lib/report.mjs';
 import { TOOL_NAMES, makeTool } from './lib/tools.mjs';
 import { compareTrees, describeTree, readAll, treeBytes } from './lib/tree.mjs';
@@ -38,7 +39,8 @@ function readSettings() {
   const generator = resolve(env.CAIRN_BENCH_GENERATOR ?? join(repoRoot, '../shared/bench/gen-dataset.mjs'));
   if (!existsSync(generator)) usageError(`dataset generator not found at ${generator}; set CAIRN_BENCH_GENERATOR to gen-dataset.mjs`);
   const workDir = resolve(env.CAIRN_BENCH_DIR ?? join(repoRoot, 'bench/.work'));
-  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir };
+  const remote = (env.CAIRN_BENCH_REMOTE ?? '1') !== '0';
+  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir, remote };
 }
 
 /** Finds where a tool put the restored tree: restic and borg recreate the source's absolute path. */
@@ -223,6 +225,16 @@ async function main() {
     results.push(await runTool(tool, { settings, dataset, gnuTime }));
   }
   results.sort((a, b) => TOOL_NAMES.indexOf(a.name) - TOOL_NAMES.indexOf(b.name));
+
+  let remote = null;
+  if (settings.remote) {
+    const source = join(settings.workDir, 'dataset-run');
+    await freshCopy(dataset.dir, source);
+    await readAll(source);
+    remote = await runRemote({ repoRoot, workDir: settings.workDir, source, timeoutMs: settings.timeoutMs, gnuTime, log })
+      .catch((error) => ({ ok: false, error: error.message, rows: [] }));
+    if (remote.error) log(`bench: remote section FAILED — ${remote.error}`);
+  }
   await rm(join(settings.workDir, 'dataset-run'), { recursive: true, force: true });
 
   const mutatedFrom = results.find((t) => t.mutatedBytes);
@@ -242,7 +254,7 @@ async function main() {
 
   const totalSeconds = (performance.now() - started) / 1000;
   const failed = results.filter((t) => !t.ok);
-  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, ok: failed.length === 0 };
+  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, remote, ok: failed.length === 0 && remote?.ok !== false };
   const out = join(settings.workDir, 'results.json');
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   log('');
@@ -251,6 +263,7 @@ async function main() {
     log(`bench: FAILED — ${failed.map((t) => `${t.name} (${t.failedStep ? `${t.failedStep}: ${t.error}` : t.reason})`).join('; ')}`);
     process.exitCode = 1;
   }
+  if (remote?.ok === false) process.exitCode = 1;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -14,7 +14,7 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a /
 const fmtRatio = (r) => (r === null ? '-' : `${r.toFixed(2)}x`);
 
 /** A plain-text table; `align` holds 'l' or 'r' per column (default: first left, rest right). */
-function table(header, rows, align = header.map((_, i) => (i === 0 ? 'l' : 'r'))) {
+export function table(header, rows, align = header.map((_, i) => (i === 0 ? 'l' : 'r'))) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => cells.map((c, i) => (align[i] === 'l' ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
