@@ -3,7 +3,7 @@ export * from './contracts.js';
 export type { Logger } from './logger.js';
 export type * from '@cairn/repository';
 export { isReplayable, bodyParts, replayableSize } from '@cairn/repository';
-export { withRetry, withTimeout, retryDelay, isTransientNetworkError } from './retry.js';
+export { withRetry, withTimeout, retryDelay, isTransientNetworkError, sleep } from './retry.js';
 export type { RetryOptions } from './retry.js';
 export { writeEntriesToDirectory } from './restore-to-directory.js';
 export { createCairn } from './orchestrator.js';

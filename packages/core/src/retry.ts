@@ -78,7 +78,8 @@ export function isTransientNetworkError(error: unknown): boolean {
   return false;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or rejects with AbortedError as soon as `signal` aborts (at once when it already has). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(new AbortedError(undefined, { cause: signal.reason }));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { AbortedError, TargetError, isReplayable, isTransientNetworkError, retryDelay, throwIfAborted, withRetry } from '@cairn/core';
+import { AbortedError, TargetError, isReplayable, isTransientNetworkError, retryDelay, sleep, throwIfAborted, withRetry } from '@cairn/core';
 import type { BlobInfo, BlobStore, Logger } from '@cairn/core';
 import { FTPError, FileType } from 'basic-ftp';
 import type { Client, FileInfo } from 'basic-ftp';
@@ -260,18 +260,4 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
 
 async function isDirectory(client: Client, dir: string): Promise<boolean> {
   return (await client.sendIgnoringError(`CWD ${dir}`)).code === 250;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortedError(undefined, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
