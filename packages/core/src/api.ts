@@ -50,7 +50,20 @@ export interface CairnPlugin {
   apply(cairn: Cairn): void;
 }
 
-export interface BackupRequest {
+/**
+ * Who asked for a run and on whose behalf: recorded in run history, shown to veto taps and
+ * `onError` (through RunRequestInfo). Secret-free, plain labels; each at most 200 characters.
+ */
+export interface RunMeta {
+  /** Who or what asked: `schedule:nightly`, `cli:ann`, `api:ops-bot`. */
+  requestedBy?: string;
+  /** The configured job this run belongs to. */
+  job?: string;
+  /** The environment the job covers in this run (`production`). */
+  environment?: string;
+}
+
+export interface BackupRequest extends RunMeta {
   repository: RepositoryRef;
   sources: SourceInstance[];
   tags?: string[];
@@ -67,7 +80,7 @@ export interface BackupResult {
   warnings: Array<{ path: string; message: string }>;
 }
 
-export interface RestoreRequest {
+export interface RestoreRequest extends RunMeta {
   repository: RepositoryRef;
   /** `latest`, an id or a unique id prefix. */
   snapshot: string;
@@ -103,20 +116,20 @@ export interface Cairn {
   resolveTarget(urlOrPath: string): TargetInstance;
   /** A source for a URL or a plain path, through the registered source plugins. */
   resolveSource(urlOrPath: string): SourceInstance;
-  init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }>;
+  init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } } & RunMeta): Promise<{ location: string }>;
   backup(request: BackupRequest): Promise<BackupResult>;
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
-  snapshots(request: { repository: RepositoryRef }): Promise<Snapshot[]>;
+  snapshots(request: { repository: RepositoryRef } & RunMeta): Promise<Snapshot[]>;
   /** The nodes of one snapshot, depth-first. */
-  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] }): Promise<Array<Omit<RestoreEntry, 'open'>>>;
-  diff(request: { repository: RepositoryRef; from: string; to: string }): Promise<DiffEntry[]>;
-  check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport>;
+  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>>;
+  diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]>;
+  check(request: { repository: RepositoryRef } & CheckOptions & RunMeta): Promise<CheckReport>;
   /** Applies `policy` to the snapshots carrying every tag of `tags` (all snapshots when none), per host and sources. */
-  forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult>;
-  prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult>;
+  forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean } & RunMeta): Promise<ForgetResult>;
+  prune(request: { repository: RepositoryRef; dryRun?: boolean } & RunMeta): Promise<PruneResult>;
   /** Removes stale locks (left by killed runs), or every lock with `all`; returns how many. */
-  unlock(request: { repository: RepositoryRef; all?: boolean }): Promise<{ removed: number }>;
-  changePassword(request: { repository: RepositoryRef; newPassword: string }): Promise<void>;
+  unlock(request: { repository: RepositoryRef; all?: boolean } & RunMeta): Promise<{ removed: number }>;
+  changePassword(request: { repository: RepositoryRef; newPassword: string } & RunMeta): Promise<void>;
   /** Waits for running jobs and closes the executor. */
   close(): Promise<void>;
 }

@@ -1,10 +1,27 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'eventemitter3';
 import type { ProgressEvent, RunOperation, RunRequestInfo } from './hooks.js';
 import type { Logger } from './logger.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export interface RunEndInfo extends RunRequestInfo {
+/** The numbers a successful run reports in `run:end` (absent for operations that have none). */
+export interface RunOutcome {
+  /** The snapshot a backup saved or a restore read. */
+  snapshotId?: string;
+  /** Backup: files in the snapshot (new, changed and unchanged); restore: files restored. */
+  files?: number;
+  /** Backup: content bytes read from the sources. */
+  bytesRead?: number;
+  /** Backup: bytes added to the repository (compressed and encrypted). */
+  bytesAdded?: number;
+  /** Restore: content bytes written. */
+  bytesWritten?: number;
+  /** Backup: entries that could not be read. */
+  warnings?: number;
+}
+
+export interface RunEndInfo extends RunRequestInfo, RunOutcome {
   ok: boolean;
   durationMs: number;
   /** The error the run failed with (ok: false). */
@@ -27,6 +44,12 @@ export interface CairnEvents {
   'run:end': [info: RunEndInfo];
   warning: [warning: RunWarning];
 }
+
+/**
+ * The id of the run whose job is executing (internal): the orchestrator's logger adds it to the
+ * fields of `log` events, so lines logged by plugins during a run carry it too.
+ */
+export const currentRun = new AsyncLocalStorage<string>();
 
 type Listener = (...args: unknown[]) => unknown;
 
@@ -62,7 +85,8 @@ export class AsyncEventEmitter<Events extends EventEmitter.ValidEventTypes> exte
     this.#queue.push({ event, args });
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      // Outside any run's context: one flush delivers events of several runs, so listeners must not inherit the first one's id.
+      currentRun.exit(() => setImmediate(() => this.#flush()));
     }
     return true;
   }

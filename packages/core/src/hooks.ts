@@ -21,6 +21,11 @@ export interface RunRequestInfo {
   readonly tags?: readonly string[];
   /** True for forget/prune dry runs: nothing will be deleted. */
   readonly dryRun?: boolean;
+  /** Who or what asked for the run (`RunMeta.requestedBy`). */
+  readonly requestedBy?: string;
+  /** The configured job the run belongs to. */
+  readonly job?: string;
+  readonly environment?: string;
 }
 
 /** A backup about to run; `beforeBackup` taps may return an amended copy. */

@@ -29,3 +29,12 @@ export { runJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
 export type { JobRunRequest, JobRunResult } from './jobs.js';
 export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
 export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';
+export type { RunMeta } from './api.js';
+export type { RunOutcome } from './events.js';
+export {
+  memoryHistory, sqliteHistory, sqliteHistoryOptions, historyRecorder, historyRecorderOptions, HistoryError, RUN_STATUSES,
+} from './history/index.js';
+export type {
+  HistoryErrorCode, HistoryStore, HistoryRecorder, HistoryRecorderOptions, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord,
+  RunStartRecord, RunStatus, SqliteHistoryOptions,
+} from './history/index.js';

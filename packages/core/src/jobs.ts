@@ -79,14 +79,16 @@ export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunR
     job: request.job, ...(request.environment ? { environment: request.environment } : {}), repository: redact(String(repository.target)),
     ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
   });
+  // Who asked, for which job and environment: the history and the events record it with the run.
+  const meta = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}) };
   const backup = await cairn.backup({
-    repository, sources, tags,
+    ...meta, repository, sources, tags,
     ...(compressionLevel !== undefined ? { compressionLevel } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
   });
   const result: JobRunResult = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), backup };
   if (job.retention) {
-    result.retention = await cairn.forget({ repository, policy: job.retention, tags: jobTags(request.job, request.environment), prune: true });
+    result.retention = await cairn.forget({ ...meta, repository, policy: job.retention, tags: jobTags(request.job, request.environment), prune: true });
   }
   return result;
 }

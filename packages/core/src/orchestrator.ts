@@ -7,14 +7,14 @@ import type {
 } from '@cairn/repository';
 import type { EventEmitter } from 'eventemitter3';
 import type {
-  BackupRequest, BackupResult, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, RestoreOutcome, RestoreRequest,
+  BackupRequest, BackupResult, Cairn, CairnPlugin, CreateCairnOptions, RepositoryRef, RestoreOutcome, RestoreRequest, RunMeta,
 } from './api.js';
 import { retentionSchema } from './config.js';
 import { RESTORE_MODES } from './contracts.js';
 import type { ExecutorInstance, JobContext, RestoreMode, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
 import { CairnError, ConfigError } from './errors.js';
-import { createEvents } from './events.js';
-import type { AsyncEventEmitter, CairnEvents } from './events.js';
+import { createEvents, currentRun } from './events.js';
+import type { AsyncEventEmitter, CairnEvents, RunOutcome } from './events.js';
 import { createHooks, runVeto } from './hooks.js';
 import type { BackupPlan, CairnHooks, RestorePlan, RunOperation, RunRequestInfo } from './hooks.js';
 import { createLocalExecutor } from './local-executor.js';
@@ -57,7 +57,7 @@ class Orchestrator implements Cairn {
     // Listener failures go to the plain logger: re-emitting them as `log` events could loop.
     this.#events = createEvents(base);
     this.events = this.#events;
-    this.logger = teeLogger(base, (level, message, fields) => this.#events.emit('log', level, message, fields));
+    this.logger = teeLogger(base, (level, message, fields) => this.#events.emit('log', level, message, withRunId(fields)));
     this.hooks = createHooks();
     if (options.executor !== undefined && (typeof options.executor !== 'object' || options.executor?.kind !== 'executor')) {
       throw new ConfigError('createCairn: executor must be an executor instance, e.g. localExecutor({ concurrency: 2 })');
@@ -90,9 +90,9 @@ class Orchestrator implements Cairn {
     return this.#resolveSource(urlOrPath);
   }
 
-  async init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } }): Promise<{ location: string }> {
+  async init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } } & RunMeta): Promise<{ location: string }> {
     const check = (): void => checkCompression(request.compressionLevel, 'compressionLevel');
-    return this.#run({ operation: 'init', ref: request.repository, check }, async ({ target, signal }) => {
+    return this.#run({ operation: 'init', ref: request.repository, meta: request, check }, async ({ target, signal }) => {
       const store = await target.connect({ signal, logger: this.logger });
       try {
         const repo = await Repository.init(store, {
@@ -119,7 +119,10 @@ class Orchestrator implements Cairn {
       }
     };
     const describe = () => ({ sources: request.sources.map((s) => s.name), tags: [...(request.tags ?? [])] });
-    return this.#run({ operation: 'backup', ref: request.repository, signal: request.signal, check, describe }, async (scope) => {
+    const outcome = ({ snapshot: { id, summary: s }, warnings }: BackupResult): RunOutcome => ({
+      snapshotId: id, files: s.filesNew + s.filesChanged + s.filesUnchanged, bytesRead: s.bytesRead, bytesAdded: s.bytesAdded, warnings: warnings.length,
+    });
+    return this.#run({ operation: 'backup', ref: request.repository, meta: request, signal: request.signal, check, describe, outcome }, async (scope) => {
       const { info, signal, job } = scope;
       let plan: BackupPlan = {
         runId: info.id,
@@ -182,7 +185,8 @@ class Orchestrator implements Cairn {
       if (request.at !== undefined && (!(request.at instanceof Date) || Number.isNaN(request.at.getTime()))) throw new ConfigError('restore: at must be a valid Date');
     };
     const describe = () => ({ snapshot: request.snapshot, ...(typeof request.to === 'string' ? { to: redact(request.to) } : request.to ? { to: request.to.description } : {}) });
-    return this.#run({ operation: 'restore', ref: request.repository, signal: request.signal, check, describe }, async (scope) => {
+    const outcome = (o: RestoreOutcome): RunOutcome => ({ snapshotId: o.snapshot.id, files: o.files, bytesWritten: o.bytes });
+    return this.#run({ operation: 'restore', ref: request.repository, meta: request, signal: request.signal, check, describe, outcome }, async (scope) => {
       const { info, signal, job } = scope;
       const to = typeof request.to === 'string' ? this.resolveSource(request.to) : request.to;
       let plan: RestorePlan = {
@@ -227,14 +231,14 @@ class Orchestrator implements Cairn {
   }
 
 
-  async snapshots(request: { repository: RepositoryRef }): Promise<Snapshot[]> {
-    return this.#run({ operation: 'snapshots', ref: request.repository }, ({ target, signal }) =>
+  async snapshots(request: { repository: RepositoryRef } & RunMeta): Promise<Snapshot[]> {
+    return this.#run({ operation: 'snapshots', ref: request.repository, meta: request }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, (repo) => repo.snapshots()));
   }
 
-  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] }): Promise<Array<Omit<RestoreEntry, 'open'>>> {
+  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>> {
     const check = (): void => checkSnapshotRef(request.snapshot, 'snapshot');
-    return this.#run({ operation: 'ls', ref: request.repository, check, describe: () => ({ snapshot: request.snapshot }) }, ({ target, signal }) =>
+    return this.#run({ operation: 'ls', ref: request.repository, meta: request, check, describe: () => ({ snapshot: request.snapshot }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const snapshot = await repo.findSnapshot(request.snapshot);
         const nodes: Array<Omit<RestoreEntry, 'open'>> = [];
@@ -246,12 +250,12 @@ class Orchestrator implements Cairn {
       }));
   }
 
-  async diff(request: { repository: RepositoryRef; from: string; to: string }): Promise<DiffEntry[]> {
+  async diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]> {
     const check = (): void => {
       checkSnapshotRef(request.from, 'from');
       checkSnapshotRef(request.to, 'to');
     };
-    return this.#run({ operation: 'diff', ref: request.repository, check, describe: () => ({ snapshot: `${request.from}..${request.to}` }) }, ({ target, signal }) =>
+    return this.#run({ operation: 'diff', ref: request.repository, meta: request, check, describe: () => ({ snapshot: `${request.from}..${request.to}` }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const [from, to] = [await repo.findSnapshot(request.from), await repo.findSnapshot(request.to)];
         const changes: DiffEntry[] = [];
@@ -260,8 +264,8 @@ class Orchestrator implements Cairn {
       }));
   }
 
-  async check(request: { repository: RepositoryRef } & CheckOptions): Promise<CheckReport> {
-    return this.#run({ operation: 'check', ref: request.repository, signal: request.signal }, ({ target, signal, info, job }) => {
+  async check(request: { repository: RepositoryRef } & CheckOptions & RunMeta): Promise<CheckReport> {
+    return this.#run({ operation: 'check', ref: request.repository, meta: request, signal: request.signal }, ({ target, signal, info, job }) => {
       const progress = this.#progress(info, job);
       return this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const report = await repo.check({
@@ -279,7 +283,7 @@ class Orchestrator implements Cairn {
     });
   }
 
-  async forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean }): Promise<ForgetResult> {
+  async forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean } & RunMeta): Promise<ForgetResult> {
     let policy: RetentionPolicy = {};
     const check = (): void => {
       policy = checkPolicy(request.policy);
@@ -287,7 +291,7 @@ class Orchestrator implements Cairn {
         throw new ConfigError('forget: tags must be an array of non-empty strings');
       }
     };
-    return this.#run({ operation: 'forget', ref: request.repository, check, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal, info }) =>
+    return this.#run({ operation: 'forget', ref: request.repository, meta: request, check, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal, info }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const result = await repo.forget(policy, { dryRun: request.dryRun ?? false, prune: request.prune ?? false, ...(request.tags ? { tags: request.tags } : {}) });
         this.logger.info(`${request.dryRun ? 'would remove' : 'removed'} ${result.remove.length} snapshot(s), kept ${result.keep.length}`, { run: info.id });
@@ -295,21 +299,21 @@ class Orchestrator implements Cairn {
       }));
   }
 
-  async unlock(request: { repository: RepositoryRef; all?: boolean }): Promise<{ removed: number }> {
-    return this.#run({ operation: 'unlock', ref: request.repository, describe: () => ({}) }, ({ target, signal }) =>
+  async unlock(request: { repository: RepositoryRef; all?: boolean } & RunMeta): Promise<{ removed: number }> {
+    return this.#run({ operation: 'unlock', ref: request.repository, meta: request, describe: () => ({}) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => ({ removed: await repo.unlock({ all: request.all ?? false }) })));
   }
 
-  async prune(request: { repository: RepositoryRef; dryRun?: boolean }): Promise<PruneResult> {
-    return this.#run({ operation: 'prune', ref: request.repository, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal }) =>
+  async prune(request: { repository: RepositoryRef; dryRun?: boolean } & RunMeta): Promise<PruneResult> {
+    return this.#run({ operation: 'prune', ref: request.repository, meta: request, describe: () => ({ dryRun: request.dryRun ?? false }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, (repo) => repo.prune({ dryRun: request.dryRun ?? false })));
   }
 
-  async changePassword(request: { repository: RepositoryRef; newPassword: string }): Promise<void> {
+  async changePassword(request: { repository: RepositoryRef; newPassword: string } & RunMeta): Promise<void> {
     const check = (): void => {
       if (typeof request.newPassword !== 'string' || request.newPassword === '') throw new ConfigError('changePassword: the new password is empty');
     };
-    return this.#run({ operation: 'change-password', ref: request.repository, check }, ({ target, signal, info }) =>
+    return this.#run({ operation: 'change-password', ref: request.repository, meta: request, check }, ({ target, signal, info }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         await repo.changePassword(request.newPassword);
         this.logger.info('repository password changed', { run: info.id });
@@ -332,11 +336,15 @@ class Orchestrator implements Cairn {
     run: {
       operation: RunOperation;
       ref: RepositoryRef;
+      /** Who asked (requestedBy, job, environment); checked, then copied into the run's info. */
+      meta: RunMeta;
       signal?: AbortSignal | undefined;
       /** Validates the request; throws ConfigError. Runs first, so onError hears about bad requests too. */
       check?: () => void;
       /** Facts for veto taps and events (source names, snapshot…). */
       describe?: () => Partial<Omit<RunRequestInfo, 'id' | 'operation' | 'repository'>>;
+      /** The numbers `run:end` reports for a successful run (snapshot id, files, bytes). */
+      outcome?: (result: T) => RunOutcome;
     },
     work: (scope: RunScope) => Promise<T>,
   ): Promise<T> {
@@ -344,26 +352,28 @@ class Orchestrator implements Cairn {
     const id = randomUUID();
     let info: RunRequestInfo = Object.freeze({ id, operation, repository: describeRef(ref) });
     try {
+      const meta = checkMeta(run.meta);
       run.check?.();
       const target = this.#target(ref);
-      info = Object.freeze({ ...info, ...run.describe?.(), repository: redact(target.location) });
+      info = Object.freeze({ ...info, ...run.describe?.(), ...meta, repository: redact(target.location) });
       const handle = this.executor.submit<T>({
         id,
         type: operation,
-        run: async (job) => {
+        // Everything logged while the job runs (plugins' lines included) is tagged with the run id.
+        run: (job) => currentRun.run(id, async () => {
           const started = performance.now();
           this.#events.emit('run:start', info);
           this.logger.debug(`${operation} started`, { run: id, repository: info.repository });
           try {
             await runVeto(this.hooks, info);
             const result = await work({ info, signal: job.signal, job, target });
-            this.#events.emit('run:end', { ...info, ok: true, durationMs: performance.now() - started });
+            this.#events.emit('run:end', { ...info, ...run.outcome?.(result), ok: true, durationMs: performance.now() - started });
             return result;
           } catch (error) {
             this.#events.emit('run:end', { ...info, ok: false, durationMs: performance.now() - started, error: asError(error) });
             throw error;
           }
-        },
+        }),
       }, signal ? { signal } : {});
       return await handle.result;
     } catch (error) {
@@ -417,6 +427,28 @@ class Orchestrator implements Cairn {
   #progress(info: RunRequestInfo, job: JobContext): ProgressReporter {
     return createProgressReporter({ runId: info.id, operation: info.operation, hooks: this.hooks, events: this.#events, job, logger: this.logger });
   }
+}
+
+/** A `log` event's fields, with the id of the run whose job logged the line when the caller gave none. */
+function withRunId(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const run = currentRun.getStore();
+  return run === undefined || fields?.run !== undefined ? fields : { ...fields, run };
+}
+
+const META_KEYS = ['requestedBy', 'job', 'environment'] as const;
+
+/** The request's RunMeta fields, checked: each a non-empty string of at most 200 characters. */
+function checkMeta(request: RunMeta): RunMeta {
+  const meta: RunMeta = {};
+  for (const key of META_KEYS) {
+    const value: unknown = request[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.trim() === '' || value.length > 200) {
+      throw new ConfigError(`${key}: expected a non-empty label of at most 200 characters, e.g. "cli:ann"`);
+    }
+    meta[key] = value;
+  }
+  return meta;
 }
 
 function describeRef(ref: RepositoryRef | undefined): string {

@@ -61,6 +61,20 @@ describe('runJob', () => {
     expect(last.retention?.prune).toBeDefined();
   });
 
+  it('records the job, environment and requester with its runs', async () => {
+    const started: Array<{ operation: string; job?: string; environment?: string; requestedBy?: string }> = [];
+    cairn.events.on('run:start', (info) => void started.push({ operation: info.operation, job: info.job, environment: info.environment, requestedBy: info.requestedBy }));
+    await runJob(cairn, config, { job: 'site', environment: 'staging', requestedBy: 'test:ann' }, env);
+    await runJob(cairn, config, { job: 'docs' }, env);
+    await cairn.close();
+    expect(started).toEqual([
+      { operation: 'backup', job: 'site', environment: 'staging', requestedBy: 'test:ann' },
+      { operation: 'backup', job: 'docs', environment: undefined, requestedBy: undefined },
+      { operation: 'forget', job: 'docs', environment: undefined, requestedBy: undefined },
+    ]);
+    cairn = createCairn({ targets: [dirTarget] });
+  });
+
   it('names the jobs there are when one is missing, and the variable when a password is', async () => {
     await expect(runJob(cairn, config, { job: 'nope' }, env)).rejects.toThrow('no job named "nope" in the config (jobs: docs, site)');
     const error = await runJob(cairn, config, { job: 'docs' }, {}).catch((e: unknown) => e);
