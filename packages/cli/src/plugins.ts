@@ -1,12 +1,16 @@
 import { createCairn } from '@cairn/core';
 import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
+import { minioSource } from '@cairn/source-minio';
 import { ftpTarget } from '@cairn/target-ftp';
 import { localTarget } from '@cairn/target-local';
 import { s3Target } from '@cairn/target-s3';
 
 /** The one list of storage targets the command knows: `--repo` URLs are resolved through them. */
 export const targets = [localTarget, ftpTarget, s3Target];
+
+/** The one list of source plugins whose URLs `backup SOURCE…` and `restore --to URL` accept; plain paths are the files source. */
+export const sources = [minioSource];
 
 export { filesSource };
 
@@ -15,5 +19,5 @@ export function createCliCairn(logger: Logger, env: NodeJS.ProcessEnv, config?: 
   // A config's own target plugins (its own copies, or others) take the place of the built-in ones of the same name.
   const configured = config?.targets ?? [];
   const merged = [...targets.filter((t) => !configured.some((c) => c.pluginName === t.pluginName)), ...configured];
-  return createCairn({ targets: merged, logger, env, ...(config?.plugins ? { plugins: config.plugins } : {}) });
+  return createCairn({ targets: merged, sources, logger, env, ...(config?.plugins ? { plugins: config.plugins } : {}) });
 }

@@ -1,0 +1,83 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { getCACertificates } from 'node:tls';
+
+// Adapted from @cairn/target-s3 (src/http-transport.ts): plugins do not import each other's
+// internals, and the minio client needs the same two things here — a bounded keep-alive pool and
+// a deadline plus an AbortSignal on every request, which the client itself does not take.
+
+/** What the request being made belongs to: set around each call with `inScope`. */
+export interface RequestScope {
+  signal?: AbortSignal | undefined;
+  /** A GET whose body the caller reads at its own pace: its deadline moves to the reader. */
+  streaming?: boolean;
+}
+
+const scopes = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `operation` so that every HTTP request it makes through the minio client gets `scope`. */
+export function inScope<T>(scope: RequestScope, operation: () => Promise<T>): Promise<T> {
+  return scopes.run(scope, operation);
+}
+
+export interface Transport {
+  request(options: http.RequestOptions, callback: (response: http.IncomingMessage) => void): http.ClientRequest;
+}
+
+export interface HttpConnections {
+  agent: http.Agent;
+  transport: Transport;
+  /** Ends the idle connections; busy ones go back to the pool unreferenced and close with the server's idle timeout. */
+  closeIdle(): void;
+  /** Ends every connection, busy or idle. */
+  close(): void;
+}
+
+/** Answers the minio client drops unread (it retries them itself, which we turn off). */
+const DROPPED_UNREAD = new Set([408, 429, 499, 500, 502, 503, 504, 520]);
+
+/**
+ * A keep-alive pool of at most `connections` sockets, and a transport that gives every request a
+ * deadline (`timeoutMs` without progress) and the caller's AbortSignal.
+ */
+export function httpConnections(options: { useSSL: boolean; connections: number; timeoutMs: number; insecureSkipCertificateCheck: boolean }): HttpConnections {
+  const pool = { keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections, scheduling: 'lifo' as const };
+  const agent = options.useSSL
+    ? new https.Agent({ ...pool, ca: trustedCertificates(), rejectUnauthorized: !options.insecureSkipCertificateCheck })
+    : new http.Agent(pool);
+  const base = options.useSSL ? https : http;
+  const seconds = options.timeoutMs % 1000 === 0 ? `${options.timeoutMs / 1000} s` : `${(options.timeoutMs / 1000).toFixed(1)} s`;
+
+  const transport: Transport = {
+    request(requestOptions, callback) {
+      const scope = scopes.getStore();
+      const request = base.request({ ...requestOptions, timeout: options.timeoutMs, ...(scope?.signal ? { signal: scope.signal } : {}) }, (response: http.IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        if (scope?.streaming && status >= 200 && status < 300) request.setTimeout(0);
+        if (DROPPED_UNREAD.has(status)) response.resume();
+        callback(response);
+      });
+      request.on('timeout', () => {
+        request.destroy(Object.assign(new Error(`no answer within ${seconds}`), { code: 'ETIMEDOUT' }));
+      });
+      return request;
+    },
+  };
+  return {
+    agent,
+    transport,
+    closeIdle() {
+      for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+let trusted: string[] | undefined;
+
+/** Node's bundled CAs, NODE_EXTRA_CA_CERTS and the system's store. */
+function trustedCertificates(): string[] {
+  trusted ??= [...new Set([...getCACertificates('default'), ...getCACertificates('system')])];
+  return trusted;
+}
