@@ -1,6 +1,7 @@
 import { createCairn } from '@cairn/core';
 import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
+import { labelStudioSource } from '@cairn/source-label-studio';
 import { minioSource } from '@cairn/source-minio';
 import { ftpTarget } from '@cairn/target-ftp';
 import { localTarget } from '@cairn/target-local';
@@ -10,7 +11,7 @@ import { s3Target } from '@cairn/target-s3';
 export const targets = [localTarget, ftpTarget, s3Target];
 
 /** The one list of source plugins whose URLs `backup SOURCE…` and `restore --to URL` accept; plain paths are the files source. */
-export const sources = [minioSource];
+export const sources = [minioSource, labelStudioSource];
 
 export { filesSource };
 
