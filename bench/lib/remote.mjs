@@ -1,5 +1,5 @@
-// The remote section of `pnpm bench`: the dataset backed up by Cairn to each test server (FTP,
-// S3/MinIO) and restored, side by side with `rclone copy` of the same folder to the same
+// The remote section of `pnpm bench`: the dataset backed up by Cairn to each test server (SFTP,
+// FTP, S3/MinIO) and restored, side by side with `rclone copy` of the same folder to the same
 // server and back. The servers come from scripts/services; rclone from Debian.
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -29,6 +29,18 @@ const contentOf = (tree) => tree.lines.filter((l) => l.startsWith('f ')).map((l)
 function remotes(s, run) {
   const s3Host = s.CAIRN_TEST_S3_ENDPOINT.replace(/^https?:\/\//, '');
   return [
+    {
+      name: 'sftp',
+      cairnUrl: `sftp://${s.CAIRN_TEST_SFTP_USER}@${s.CAIRN_TEST_SFTP_HOST}:${s.CAIRN_TEST_SFTP_PORT}${s.CAIRN_TEST_SFTP_HOME}/bench-${run}/cairn?known_hosts=${s.CAIRN_TEST_SFTP_KNOWN_HOSTS}`,
+      cairnEnv: { CAIRN_TARGET_PASSWORD: s.CAIRN_TEST_SFTP_PASSWORD },
+      rclone: `sftp:${s.CAIRN_TEST_SFTP_HOME}/bench-${run}/rclone`,
+      rcloneEnv: (obscured) => ({
+        RCLONE_CONFIG_SFTP_TYPE: 'sftp', RCLONE_CONFIG_SFTP_HOST: s.CAIRN_TEST_SFTP_HOST, RCLONE_CONFIG_SFTP_PORT: s.CAIRN_TEST_SFTP_PORT,
+        RCLONE_CONFIG_SFTP_USER: s.CAIRN_TEST_SFTP_USER, RCLONE_CONFIG_SFTP_PASS: obscured(s.CAIRN_TEST_SFTP_PASSWORD),
+        RCLONE_CONFIG_SFTP_KNOWN_HOSTS_FILE: s.CAIRN_TEST_SFTP_KNOWN_HOSTS,
+      }),
+      cleanup: `sftp:${s.CAIRN_TEST_SFTP_HOME}/bench-${run}`,
+    },
     {
       // Plain FTP for both tools: Debian's rclone (1.60) fails vsftpd's TLS session reuse on data
       // connections ("tls: illegal parameter"), so an FTPS comparison cannot run here.
@@ -63,7 +75,7 @@ function remotes(s, run) {
  * against the source (Cairn: modes and content; rclone: content, as it keeps no modes).
  */
 export async function runRemote({ repoRoot, workDir, source, timeoutMs, gnuTime, log }) {
-  const up = await runPlain(join(repoRoot, 'scripts/services'), ['up', 'ftp', 'minio']);
+  const up = await runPlain(join(repoRoot, 'scripts/services'), ['up', 'sshd', 'ftp', 'minio']);
   if (up.code !== 0) throw new Error(`scripts/services up failed: ${up.stderr.trim().split('\n').pop()}`);
   const envFile = join(process.env.CAIRN_SERVICES_DIR ?? '/tmp/cairn-services', 'env');
   const settings = readServiceEnv(envFile);
@@ -75,7 +87,7 @@ export async function runRemote({ repoRoot, workDir, source, timeoutMs, gnuTime,
   // rclone takes passwords only in its own obscured form.
   const obscured = new Map();
   const obscure = (secret) => obscured.get(secret);
-  for (const secret of [settings.CAIRN_TEST_FTP_PASSWORD]) {
+  for (const secret of [settings.CAIRN_TEST_SFTP_PASSWORD, settings.CAIRN_TEST_FTP_PASSWORD]) {
     obscured.set(secret, (await runPlain('rclone', ['obscure', secret])).stdout.trim());
   }
 
@@ -89,7 +101,9 @@ export async function runRemote({ repoRoot, workDir, source, timeoutMs, gnuTime,
   let ok = true;
   log(`bench: remote section — ${rcloneVersion}; dataset ${expected.files} files, ${(expected.bytes / MiB).toFixed(0)} MiB`);
 
-  for (const remote of remotes(settings, run)) {
+  // CAIRN_BENCH_REMOTES=sftp,s3 measures only those remotes.
+  const only = process.env.CAIRN_BENCH_REMOTES?.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const remote of remotes(settings, run).filter((r) => !only?.length || only.includes(r.name))) {
     const env = { ...baseEnv, CAIRN_PASSWORD: PASSWORD, ...remote.cairnEnv, ...remote.rcloneEnv(obscure) };
     const measure = async (label, cmd, args) => {
       await runPlain('sync', []);

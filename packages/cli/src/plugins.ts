@@ -6,9 +6,10 @@ import { minioSource } from '@cairn/source-minio';
 import { ftpTarget } from '@cairn/target-ftp';
 import { localTarget } from '@cairn/target-local';
 import { s3Target } from '@cairn/target-s3';
+import { sftpTarget } from '@cairn/target-sftp';
 
 /** The one list of storage targets the command knows: `--repo` URLs are resolved through them. */
-export const targets = [localTarget, ftpTarget, s3Target];
+export const targets = [localTarget, sftpTarget, ftpTarget, s3Target];
 
 /** The one list of source plugins whose URLs `backup SOURCE…` and `restore --to URL` accept; plain paths are the files source. */
 export const sources = [minioSource, labelStudioSource];
