@@ -3,6 +3,7 @@ import type {
 } from '@cairn/repository';
 import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
 import type { CairnEvents } from './events.js';
+import type { GuardDeleteRequest, GuardDeleteResult } from './guard-delete.js';
 import type { CairnHooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { EventEmitter } from 'eventemitter3';
@@ -130,6 +131,14 @@ export interface Cairn {
   /** Removes stale locks (left by killed runs), or every lock with `all`; returns how many. */
   unlock(request: { repository: RepositoryRef; all?: boolean } & RunMeta): Promise<{ removed: number }>;
   changePassword(request: { repository: RepositoryRef; newPassword: string } & RunMeta): Promise<void>;
+  /**
+   * Backup before delete: backs the item up (sources from the request and `hooks.beforeDelete.for(kind)`),
+   * runs `remove` only when that backup is complete, tags the snapshot with the item's kind and id,
+   * then applies the request's recycle-bin retention. Throws DELETE_NOT_GUARDED, without deleting, when the backup fails.
+   */
+  guardDelete<T>(request: GuardDeleteRequest, remove: (snapshot: Snapshot) => Promise<T> | T): Promise<GuardDeleteResult<T>>;
+  /** Snapshots of deleted items of a kind (of one item with `id`), newest first: the recycle bin. */
+  findDeleted(request: { repository: RepositoryRef; kind: string; id?: string } & RunMeta): Promise<Snapshot[]>;
   /** Waits for running jobs and closes the executor. */
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
+import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, HookMap, SyncHook } from 'tapable';
 import type { BackupResult, RestoreOutcome } from './api.js';
 import type { RestoreMode, SourceInstance, TargetInstance } from './contracts.js';
 import { VetoError } from './errors.js';
@@ -77,6 +77,18 @@ export interface ProgressEvent {
   final: boolean;
 }
 
+/** An item a host app is about to delete (`guardDelete`); `beforeDelete.for(kind)` taps say what to back up. */
+export interface DeletePlan {
+  /** `project`, `user`: the key of the `beforeDelete` hook map. */
+  readonly kind: string;
+  /** The app's own id of the item. */
+  readonly id: string;
+  /** What the backup before the delete reads; taps add to it or replace it. */
+  sources: SourceInstance[];
+  /** The snapshot's tags (`deleted`, `deleted:project`, `deleted:project:42` and the request's own). */
+  tags: string[];
+}
+
 export type AfterBackupInfo = BackupResult & { plan: BackupPlan };
 export type AfterRestoreInfo = RestoreOutcome & { plan: RestorePlan };
 
@@ -92,6 +104,8 @@ export interface CairnHooks {
   readonly onProgress: SyncHook<[ProgressEvent]>;
   /** Notified of every failed run; the run's error is rethrown afterwards, whatever the taps do. */
   readonly onError: AsyncParallelHook<[Error, RunRequestInfo]>;
+  /** Keyed by the kind of item (`beforeDelete.for('project')`): fills in what `guardDelete` backs up before the app deletes an item. */
+  readonly beforeDelete: HookMap<AsyncSeriesWaterfallHook<[DeletePlan]>>;
 }
 
 /** Which tap bailed, per call: keyed by the info object, which is unique to one run. */
@@ -108,6 +122,7 @@ export function createHooks(): CairnHooks {
     afterRestore: new AsyncSeriesHook<[AfterRestoreInfo]>(['result'], 'afterRestore'),
     onProgress: new SyncHook<[ProgressEvent]>(['progress'], 'onProgress'),
     onError: new AsyncParallelHook<[Error, RunRequestInfo]>(['error', 'info'], 'onError'),
+    beforeDelete: new HookMap((kind: string) => new AsyncSeriesWaterfallHook<[DeletePlan]>(['plan'], `beforeDelete:${kind}`), 'beforeDelete'),
   });
 }
 

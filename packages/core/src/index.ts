@@ -12,7 +12,7 @@ export type {
 } from './api.js';
 export { createHooks } from './hooks.js';
 export type {
-  CairnHooks, RunOperation, RunRequestInfo, BackupPlan, RestorePlan, ProgressEvent, AfterBackupInfo, AfterRestoreInfo,
+  CairnHooks, RunOperation, RunRequestInfo, BackupPlan, RestorePlan, ProgressEvent, AfterBackupInfo, AfterRestoreInfo, DeletePlan,
 } from './hooks.js';
 export { AsyncEventEmitter, createEvents } from './events.js';
 export type { CairnEvents, LogLevel, RunEndInfo, RunWarning } from './events.js';
@@ -38,3 +38,5 @@ export type {
   HistoryErrorCode, HistoryStore, HistoryRecorder, HistoryRecorderOptions, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord,
   RunStartRecord, RunStatus, SqliteHistoryOptions,
 } from './history/index.js';
+export { deletedTags } from './guard-delete.js';
+export type { GuardDeleteRequest, GuardDeleteResult } from './guard-delete.js';

@@ -15,6 +15,8 @@ import type { ExecutorInstance, JobContext, RestoreMode, SourceBackupContext, So
 import { CairnError, ConfigError } from './errors.js';
 import { createEvents, currentRun } from './events.js';
 import type { AsyncEventEmitter, CairnEvents, RunOutcome } from './events.js';
+import { findDeleted, guardDelete } from './guard-delete.js';
+import type { GuardDeleteRequest, GuardDeleteResult } from './guard-delete.js';
 import { createHooks, runVeto } from './hooks.js';
 import type { BackupPlan, CairnHooks, RestorePlan, RunOperation, RunRequestInfo } from './hooks.js';
 import { createLocalExecutor } from './local-executor.js';
@@ -318,6 +320,14 @@ class Orchestrator implements Cairn {
         await repo.changePassword(request.newPassword);
         this.logger.info('repository password changed', { run: info.id });
       }));
+  }
+
+  guardDelete<T>(request: GuardDeleteRequest, remove: (snapshot: Snapshot) => Promise<T> | T): Promise<GuardDeleteResult<T>> {
+    return guardDelete(this, request, remove);
+  }
+
+  findDeleted(request: { repository: RepositoryRef; kind: string; id?: string } & RunMeta): Promise<Snapshot[]> {
+    return findDeleted(this, request);
   }
 
   async close(): Promise<void> {

@@ -31,10 +31,10 @@ function backupRequest(sources = [memorySource({ name: 'docs', files: { 'a.txt':
 }
 
 describe('createHooks', () => {
-  it('returns a frozen object of the seven hooks', () => {
+  it('returns a frozen object of the eight hooks', () => {
     const hooks = createHooks();
     expect(Object.isFrozen(hooks)).toBe(true);
-    expect(Object.keys(hooks).sort()).toEqual(['afterBackup', 'afterRestore', 'beforeBackup', 'beforeRestore', 'onError', 'onProgress', 'veto']);
+    expect(Object.keys(hooks).sort()).toEqual(['afterBackup', 'afterRestore', 'beforeBackup', 'beforeDelete', 'beforeRestore', 'onError', 'onProgress', 'veto']);
     expect(() => {
       (hooks as unknown as Record<string, unknown>).veto = null;
     }).toThrow(TypeError);
