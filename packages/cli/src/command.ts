@@ -52,6 +52,8 @@ export interface CommandContext {
   noteRepository(location: string): void;
   /** The config (`--config FILE`, or cairn.config.{ts,mts,mjs,js} in the working directory), loaded and validated once. */
   config(): Promise<CairnConfig>;
+  /** The state folder (history, schedule state): `$CAIRN_STATE_DIR`, else the config's `stateDir` beside the config file (loading the config). */
+  stateDir(): Promise<string>;
   /** The orchestrator, created on first use (with the config's targets and plugins once `config()` was called) and closed when the command ends. */
   cairn(): Promise<Cairn>;
   /** A progress bar on stderr; a no-op unless stderr is a TTY and neither --json nor --quiet is set. */

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { AbortedError, loadConfig, redact } from '@cairn/core';
+import { dirname, join, resolve } from 'node:path';
+import { AbortedError, historyRecorder, loadConfig, redact } from '@cairn/core';
 import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { findPositional, globalOptions, parseOptions, resolvePassword, resolveRepository, type OptionSpecs } from './args.js';
 import type { CliIO, CommandContext, CommandSpec } from './command.js';
@@ -8,6 +8,7 @@ import { commands } from './commands/index.js';
 import { UsageError, debugDetails, describeError, exitCodes } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { createProgressBar } from './progress.js';
+import { openHistory } from './state.js';
 
 export type { CliIO } from './command.js';
 
@@ -38,8 +39,9 @@ export async function run(argv: string[] = process.argv.slice(2), io: CliIO = pr
   if (io.signal) cleanups.push(forwardAbort(io.signal, controller, state));
   if (io.handleSignals) cleanups.push(installSignalHandlers(controller, state));
   let cairn: Cairn | undefined;
+  let afterClose: (() => Promise<void>) | undefined;
   try {
-    const code = await dispatch(argv, io, state, controller.signal, (created) => { cairn = created; });
+    const code = await dispatch(argv, io, state, controller.signal, (created, closing) => { cairn = created; afterClose = closing; });
     return state.signal ? signalExit(state.signal) : code;
   } catch (error) {
     const described = describeError(error, { ...(state.repo ? { repo: state.repo } : {}), ...(state.signal ? { signal: state.signal } : {}) });
@@ -50,6 +52,7 @@ export async function run(argv: string[] = process.argv.slice(2), io: CliIO = pr
     if (cairn) {
       try {
         await (cairn as Cairn).close();
+        await afterClose?.();
       } catch (error) {
         if (state.debug) io.stderr.write(`cairn: closing failed: ${debugDetails(error)}\n`);
       }
@@ -58,7 +61,7 @@ export async function run(argv: string[] = process.argv.slice(2), io: CliIO = pr
   }
 }
 
-async function dispatch(argv: string[], io: CliIO, state: RunState, signal: AbortSignal, onCairn: (cairn: Cairn) => void): Promise<number> {
+async function dispatch(argv: string[], io: CliIO, state: RunState, signal: AbortSignal, onCairn: (cairn: Cairn, afterClose: () => Promise<void>) => void): Promise<number> {
   const out = (text: string): void => void io.stdout.write(`${text}\n`);
   const at = findPositional(argv, 0, globalOptions);
   if (at < 0) {
@@ -125,6 +128,13 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
   const quiet = values.quiet === true;
   let cairn: Cairn | undefined;
   let config: CairnConfig | undefined;
+  let configFile: string | undefined;
+  /** Where history and schedule state live: CAIRN_STATE_DIR, else the config's stateDir beside it; undefined without either. */
+  const knownStateDir = (): string | undefined => {
+    if (io.env.CAIRN_STATE_DIR) return resolve(io.cwd, io.env.CAIRN_STATE_DIR);
+    if (config && configFile) return resolve(dirname(configFile), config.stateDir ?? '.cairn');
+    return undefined;
+  };
   const ctx: CommandContext = {
     io, values, positionals, json, quiet, debug: state.debug, signal,
     string: (name) => (typeof values[name] === 'string' ? values[name] : undefined),
@@ -143,14 +153,29 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
       state.repo = redact(location);
     },
     async config() {
-      config ??= await loadConfig(findConfigFile(typeof values.config === 'string' ? values.config : undefined, io.cwd));
+      if (!config) {
+        configFile = findConfigFile(typeof values.config === 'string' ? values.config : undefined, io.cwd);
+        config = await loadConfig(configFile);
+      }
       return config;
+    },
+    async stateDir() {
+      if (!io.env.CAIRN_STATE_DIR) await ctx.config();
+      return knownStateDir()!;
     },
     async cairn() {
       if (!cairn) {
         const { createCliCairn } = await import('./plugins.js');
         cairn = createCliCairn(cliLogger(io, state.debug), io.env, config);
-        onCairn(cairn);
+        // Runs are recorded wherever a state folder is known, so `cairn history` and `cairn logs` find them.
+        const stateDir = knownStateDir();
+        const recorder = stateDir ? historyRecorder(openHistory(stateDir)) : undefined;
+        if (recorder) cairn.use(recorder);
+        onCairn(cairn, async () => {
+          if (!recorder) return;
+          await recorder.flush();
+          await recorder.store.close();
+        });
       }
       return cairn;
     },

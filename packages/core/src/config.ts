@@ -87,6 +87,8 @@ export const cairnConfig = z.strictObject({
   plugins: z.array(pluginInstance).optional(),
   /** Target plugins serving the URL schemes used in `repositories.*.url`. */
   targets: z.array(targetFactory).optional(),
+  stateDir: z.string().min(1).optional()
+    .describe('Folder for Cairn\'s own state: run history and logs (history.db) and schedule state (pauses, last runs). Relative to the config file; default `.cairn` beside it.'),
 });
 
 export type CairnConfigInput = z.input<typeof cairnConfig>;

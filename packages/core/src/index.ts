@@ -29,6 +29,8 @@ export { runJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
 export type { JobRunRequest, JobRunResult } from './jobs.js';
 export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
 export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';
+export { sqliteScheduleState } from './schedule-state-sqlite.js';
+export type { SqliteScheduleState, SqliteScheduleStateOptions } from './schedule-state-sqlite.js';
 export type { RunMeta } from './api.js';
 export type { RunOutcome } from './events.js';
 export {

@@ -101,8 +101,11 @@ export interface SchedulerOptions {
 /** A slot reached later than this after its time (downtime, a pause) counts as missed. */
 const ON_TIME_MS = 30_000;
 
-/** Longest a timer may be set for (setTimeout's limit is 2^31-1 ms); longer waits re-arm. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Longest the scheduler sleeps between looks at its state store, so that a pause or a resume made
+ * by another process (`cairn pause`) takes effect within this time, catch-up included.
+ */
+const POLL_MS = 30_000;
 
 /**
  * Fires schedules on time, once per slot. On start, and after a resume, a schedule that missed
@@ -201,7 +204,7 @@ export class Scheduler {
     if (this.#stopped) return;
     const next = Math.min(...[...this.#crons.values()].map((cron) => cron.nextRun(now)?.getTime() ?? Infinity));
     if (!Number.isFinite(next)) return;
-    this.#timer = setTimeout(() => void this.tick(), Math.min(MAX_TIMER_MS, Math.max(0, next - now.getTime()) + 5));
+    this.#timer = setTimeout(() => void this.tick(), Math.min(POLL_MS, Math.max(0, next - now.getTime()) + 5));
     this.#timer.unref();
   }
 

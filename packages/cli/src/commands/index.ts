@@ -3,10 +3,13 @@ import { backupCommand } from './backup.js';
 import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
 import { forgetCommand } from './forget.js';
+import { historyCommand } from './history.js';
 import { initCommand } from './init.js';
 import { jobsCommand } from './jobs.js';
 import { keyPasswdCommand } from './key-passwd.js';
+import { logsCommand } from './logs.js';
 import { lsCommand } from './ls.js';
+import { pauseCommand, resumeCommand } from './pause-resume.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
@@ -30,4 +33,8 @@ export const commands: readonly CommandSpec[] = [
   jobsCommand,
   runCommand,
   scheduleListCommand,
+  pauseCommand,
+  resumeCommand,
+  historyCommand,
+  logsCommand,
 ];
