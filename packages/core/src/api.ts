@@ -1,5 +1,5 @@
 import type {
-  CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot,
+  CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot,
 } from '@cairn/repository';
 import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
 import type { CairnEvents } from './events.js';
@@ -119,6 +119,11 @@ export interface Cairn {
   resolveSource(urlOrPath: string): SourceInstance;
   init(request: { repository: RepositoryRef; compressionLevel?: number; kdf?: { N: number; r: number; p: number } } & RunMeta): Promise<{ location: string }>;
   backup(request: BackupRequest): Promise<BackupResult>;
+  /**
+   * What a backup of `sources` would read, and how much of it is new or changed since the parent
+   * snapshot (an upper bound of the new data), from the sources' metadata alone: nothing is read or written.
+   */
+  estimate(request: { repository: RepositoryRef; sources: SourceInstance[]; host?: string; signal?: AbortSignal } & RunMeta): Promise<SizeEstimate>;
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
   snapshots(request: { repository: RepositoryRef } & RunMeta): Promise<Snapshot[]>;
   /** The nodes of one snapshot, depth-first. */

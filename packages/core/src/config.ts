@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { sizeSchema } from './size.js';
 import type { AnyTargetFactory, CairnPlugin } from './api.js';
 import type { ExecutorInstance, SourceInstance } from './contracts.js';
 import { ConfigError } from './errors.js';
@@ -78,6 +79,7 @@ export const jobConfig = z.strictObject({
   retention: retentionSchema.optional().describe('Which snapshots `forget` keeps.'),
   compressionLevel: level.optional(),
   environments: z.array(z.string().min(1)).optional().describe('Environments this job runs in; default all.'),
+  sizeLimit: sizeSchema.optional().describe('Largest amount of source data a run may back up (`50GiB`, `500MB` or bytes); a run that would read more is refused before it starts.'),
 });
 
 export const cairnConfig = z.strictObject({

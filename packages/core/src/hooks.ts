@@ -5,7 +5,7 @@ import { VetoError } from './errors.js';
 
 /** Every kind of run the orchestrator performs; the veto hook sees all of them. */
 export type RunOperation =
-  | 'init' | 'backup' | 'restore' | 'snapshots' | 'ls' | 'diff' | 'check' | 'forget' | 'prune' | 'change-password' | 'unlock';
+  | 'init' | 'backup' | 'estimate' | 'restore' | 'snapshots' | 'ls' | 'diff' | 'check' | 'forget' | 'prune' | 'change-password' | 'unlock';
 
 /** What a veto tap (and onError) learns about a run. Secret-free: no password, no credentials in URLs. */
 export interface RunRequestInfo {

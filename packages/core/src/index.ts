@@ -25,8 +25,9 @@ export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, Retent
 export { createConsoleLogger, silentLogger } from './logger-impl.js';
 export type { ConsoleLoggerOptions } from './logger-impl.js';
 export { redact } from './redact.js';
-export { runJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
-export type { JobRunRequest, JobRunResult } from './jobs.js';
+export { runJob, estimateJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
+export type { JobRunRequest, JobRunResult, JobEstimate } from './jobs.js';
+export { sizeSchema, formatSize } from './size.js';
 export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
 export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';
 export { sqliteScheduleState } from './schedule-state-sqlite.js';

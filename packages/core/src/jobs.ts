@@ -1,10 +1,11 @@
-import type { ForgetResult } from '@cairn/repository';
+import type { ForgetResult, SizeEstimate } from '@cairn/repository';
 import type { BackupResult, Cairn, RepositoryRef } from './api.js';
 import type { CairnConfig, JobConfig } from './config.js';
 import { resolvePassword } from './config.js';
 import type { SourceInstance } from './contracts.js';
-import { ConfigError } from './errors.js';
+import { CairnError, ConfigError } from './errors.js';
 import { redact } from './redact.js';
+import { formatSize } from './size.js';
 
 /** A request to run one configured job: what a schedule, the CLI or the API enqueues. */
 export interface JobRunRequest {
@@ -63,6 +64,34 @@ export function jobRepository(config: CairnConfig, job: JobConfig, env: Readonly
   return { target: repository.url, password: resolvePassword(repository.password, env as NodeJS.ProcessEnv) };
 }
 
+export interface JobEstimate {
+  job: string;
+  environment?: string;
+  estimate: SizeEstimate;
+  /** The job's size limit in bytes, when it has one. */
+  sizeLimit?: number;
+  /** True when a run now would be refused for its size. */
+  overLimit: boolean;
+}
+
+/** What a run of the job would read now, and how much of it is new or changed: `cairn estimate JOB`. */
+export async function estimateJob(cairn: Cairn, config: CairnConfig, request: Omit<JobRunRequest, 'requestedBy'> & { requestedBy?: string }, env: Readonly<Record<string, string | undefined>> = process.env): Promise<JobEstimate> {
+  const job = findJob(config, request.job);
+  const sources = jobSources(request.job, job, request.environment);
+  const repository = jobRepository(config, job, env);
+  const estimate = await cairn.estimate({
+    repository, sources, job: request.job,
+    ...(request.environment ? { environment: request.environment } : {}),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  return {
+    job: request.job, ...(request.environment ? { environment: request.environment } : {}), estimate,
+    ...(job.sizeLimit !== undefined ? { sizeLimit: job.sizeLimit } : {}),
+    overLimit: job.sizeLimit !== undefined && estimate.bytes > job.sizeLimit,
+  };
+}
+
 /**
  * Runs one configured job to the end: a backup of its sources into its repository, tagged with
  * the job (and environment), then — when the job has a retention policy — forget of the job's own
@@ -81,6 +110,12 @@ export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunR
   });
   // Who asked, for which job and environment: the history and the events record it with the run.
   const meta = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}) };
+  if (job.sizeLimit !== undefined) {
+    const estimate = await cairn.estimate({ ...meta, repository, sources, ...(request.signal ? { signal: request.signal } : {}) });
+    if (estimate.bytes > job.sizeLimit) {
+      throw new CairnError('JOB_SIZE_LIMIT', `job ${request.job}${request.environment ? ` (${request.environment})` : ''} would back up ${formatSize(estimate.bytes)} in ${estimate.files} files, over its size limit of ${formatSize(job.sizeLimit)}: raise jobs.${request.job}.sizeLimit or exclude data`);
+    }
+  }
   const backup = await cairn.backup({
     ...meta, repository, sources, tags,
     ...(compressionLevel !== undefined ? { compressionLevel } : {}),

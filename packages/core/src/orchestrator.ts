@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Repository } from '@cairn/repository';
 import type {
-  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, Snapshot, SnapshotSourceInfo,
+  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot, SnapshotSourceInfo,
 } from '@cairn/repository';
 import type { EventEmitter } from 'eventemitter3';
 import type {
@@ -178,6 +178,27 @@ class Orchestrator implements Cairn {
       await this.hooks.afterBackup.promise({ ...result, plan });
       return result;
     });
+  }
+
+  async estimate(request: { repository: RepositoryRef; sources: SourceInstance[]; host?: string; signal?: AbortSignal } & RunMeta): Promise<SizeEstimate> {
+    const check = (): void => {
+      if (!Array.isArray(request.sources) || request.sources.length === 0) throw new ConfigError('estimate: give at least one source');
+      checkSources(request.sources);
+    };
+    const describe = () => ({ sources: request.sources.map((s) => s.name) });
+    return this.#run({ operation: 'estimate', ref: request.repository, meta: request, signal: request.signal, check, describe }, ({ target, signal, info }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) => {
+        const inputs = request.sources.map((source) => ({
+          name: source.name, kind: source.plugin, description: source.description,
+          entries: (repoWarn: (warning: BackupWarning) => void) => source.entries({
+            signal, logger: this.logger,
+            warn: (path, message, code) => repoWarn({ path: `${source.name}/${path}`, message, ...(code ? { code } : {}) }),
+          }),
+        }));
+        const estimate = await repo.estimate(inputs, { host: request.host ?? hostname(), signal });
+        this.logger.info(`estimate: ${estimate.files} files, ${estimate.bytes} bytes, ${estimate.bytesToRead} bytes new or changed`, { run: info.id });
+        return estimate;
+      }));
   }
 
   async restore(request: RestoreRequest): Promise<RestoreOutcome> {

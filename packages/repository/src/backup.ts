@@ -5,7 +5,8 @@ import { blobId } from './crypto.js';
 import type { SourceEntry } from './entry.js';
 import { CairnError, RepositoryError, throwIfAborted } from './errors.js';
 import type { MasterIndex } from './master-index.js';
-import { decodeTree, encodeTree, splitEntryPath, type TreeNode } from './tree.js';
+import { ParentLookup, isUnchanged } from './parent-lookup.js';
+import { encodeTree, splitEntryPath, type TreeNode } from './tree.js';
 import type { BackupOptions, BackupSourceInput, BackupWarning, SnapshotSummary } from './types.js';
 
 interface BackupDeps {
@@ -197,10 +198,6 @@ async function* readGuarded(open: NonNullable<SourceEntry['open']>): AsyncGenera
   throw new SourceReadFailure('source read failed', { cause: failure });
 }
 
-function isUnchanged(before: TreeNode | undefined, entry: SourceEntry, index: MasterIndex): boolean {
-  return before?.type === 'file' && entry.changeKey !== undefined && before.key === entry.changeKey
-    && before.size === entry.size && before.mtime === entry.mtimeMs && (before.content ?? []).every((id) => index.has(id));
-}
 
 type Prefetched = { parts: Uint8Array[] } | { error: unknown };
 
@@ -268,36 +265,6 @@ async function* replay(prefetched: Promise<Prefetched>): AsyncGenerator<Uint8Arr
     throw new SourceReadFailure('source read failed', { cause: result.error });
   }
   yield* result.parts;
-}
-
-/** Finds nodes of the parent snapshot by path, keeping recently used directory listings. */
-class ParentLookup {
-  private readonly dirs = new Map<string, Promise<Map<string, TreeNode> | undefined>>();
-  private static readonly CACHED_DIRS = 1024;
-
-  constructor(private readonly reader: BlobReader, private readonly rootTree: string | undefined) {}
-
-  async node(segments: string[]): Promise<TreeNode | undefined> {
-    return (await this.dir(segments.slice(0, -1)))?.get(segments[segments.length - 1]!);
-  }
-
-  private dir(segments: string[]): Promise<Map<string, TreeNode> | undefined> {
-    const key = segments.join('/');
-    let listing = this.dirs.get(key);
-    if (listing) return listing;
-    listing = (async () => {
-      let tree = this.rootTree;
-      if (segments.length > 0) {
-        const node = await this.node(segments);
-        tree = node?.type === 'dir' ? node.subtree : undefined;
-      }
-      if (!tree) return undefined;
-      return new Map(decodeTree(await this.reader.read(tree), tree).map((n) => [n.name, n]));
-    })();
-    this.dirs.set(key, listing);
-    if (this.dirs.size > ParentLookup.CACHED_DIRS) this.dirs.delete(this.dirs.keys().next().value!);
-    return listing;
-  }
 }
 
 function toNode(name: string, entry: SourceEntry): TreeNode {

@@ -9,6 +9,7 @@ import { Chunker, DEFAULT_CHUNKER, gearTable, type ChunkerParams } from './chunk
 import { zstdLevel } from './compression.js';
 import { generateMasterKeys, type MasterKeys } from './crypto.js';
 import { diffTrees } from './diff.js';
+import { estimateSources } from './estimate.js';
 import type { RestoreEntry } from './entry.js';
 import { CairnError, RepositoryError, TargetError } from './errors.js';
 import { openWithPassword, safeUsername, writeKeyFile } from './keys.js';
@@ -23,7 +24,7 @@ import type { TreeNode } from './tree.js';
 import { loadTree, walkTree } from './walk.js';
 import type {
   BackupOptions, BackupProgress, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
-  InitOptions, OpenOptions, PruneResult, RetentionPolicy, Snapshot, WalkOptions,
+  InitOptions, OpenOptions, PruneResult, RetentionPolicy, SizeEstimate, Snapshot, WalkOptions,
 } from './types.js';
 
 const FORMAT_VERSION = 1;
@@ -123,6 +124,15 @@ export class Repository {
       const id = await putJson(this.store, this.keys.encryption, SNAPSHOTS_PREFIX, snapshot);
       return { id, ...snapshot };
     });
+  }
+
+  /** What a backup of `sources` would read and roughly add, from metadata alone; takes no lock and writes nothing. */
+  async estimate(sources: BackupSourceInput[], options: { host?: string; signal?: AbortSignal } = {}): Promise<SizeEstimate> {
+    const index = await MasterIndex.load(this.store, this.keys.encryption);
+    const reader = new BlobReader(this.store, this.keys, index);
+    const parent = await this.latestOf(options.host ?? hostname(), sources.map((s) => s.name));
+    const estimate = await estimateSources({ reader, index }, sources, parent?.tree, options.signal ? { signal: options.signal } : {});
+    return { ...estimate, ...(parent ? { parent: parent.id } : {}) };
   }
 
   /** All snapshots, oldest first. An unreadable snapshot is an error here; `check` reports it instead. */

@@ -15,6 +15,21 @@ export interface BackupSourceInput {
   entries: AsyncIterable<SourceEntry> | ((warn: (warning: BackupWarning) => void) => AsyncIterable<SourceEntry>);
 }
 
+/** What a backup would read, before running it (`Repository.estimate`). */
+export interface SizeEstimate {
+  /** Files, directories and content bytes the sources hold now. */
+  files: number;
+  dirs: number;
+  bytes: number;
+  /** Files (and their bytes) that are new or changed since the parent snapshot and would be read: an upper bound of the new data. */
+  filesToRead: number;
+  bytesToRead: number;
+  /** Entries the sources could not read (a backup would skip them). */
+  warnings: number;
+  /** The snapshot compared with, if any. */
+  parent?: string;
+}
+
 export interface BackupOptions {
   tags?: string[];
   host?: string;

@@ -2,6 +2,7 @@ import type { CommandSpec } from '../command.js';
 import { backupCommand } from './backup.js';
 import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
+import { estimateCommand } from './estimate.js';
 import { forgetCommand } from './forget.js';
 import { historyCommand } from './history.js';
 import { initCommand } from './init.js';
@@ -32,6 +33,7 @@ export const commands: readonly CommandSpec[] = [
   unlockCommand,
   jobsCommand,
   runCommand,
+  estimateCommand,
   scheduleListCommand,
   pauseCommand,
   resumeCommand,
