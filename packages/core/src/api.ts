@@ -62,6 +62,11 @@ export interface RunMeta {
   job?: string;
   /** The environment the job covers in this run (`production`). */
   environment?: string;
+  /**
+   * The run's id, when the caller already has one (a queued job's id, so that history, logs and
+   * notifications share it): letters, digits, `.`, `_`, `:` and `-`, unique per run. Default: a new UUID.
+   */
+  runId?: string;
 }
 
 export interface BackupRequest extends RunMeta {

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { sizeSchema } from './size.js';
 import type { AnyTargetFactory, CairnPlugin } from './api.js';
-import type { ExecutorInstance, SourceInstance } from './contracts.js';
+import type { ExecutorInstance, NotifierInstance, SourceInstance } from './contracts.js';
 import { ConfigError } from './errors.js';
 import { parseSchedule, scheduleSchema } from './schedule.js';
 import type { ScheduleSpec } from './schedule.js';
@@ -44,6 +44,16 @@ const pluginInstance = z.custom<CairnPlugin>(
   (value) => isObject(value) && typeof value.name === 'string' && typeof value.apply === 'function',
   { error: 'expected a plugin: an object with a name and an apply(cairn) function' },
 );
+const notifierInstance = z.custom<NotifierInstance>(
+  (value) => isObject(value) && value.kind === 'notifier' && typeof value.notify === 'function',
+  { error: 'expected a notifier: call a notifier factory, e.g. webhookNotifier({ url })' },
+);
+const notificationsSchema = z.strictObject({
+  on: z.enum(['failure', 'success', 'always']).default('failure')
+    .describe('When to notify: after a failed run (`failure`, the default), a successful one (`success`), or both (`always`).'),
+  notifiers: z.array(z.string().min(1)).optional()
+    .describe('Names of the notifiers (under `notifiers`) to tell; default all of them.'),
+});
 const targetFactory = z.custom<AnyTargetFactory>(
   (value) => typeof value === 'function' && typeof (value as { pluginName?: unknown }).pluginName === 'string',
   { error: 'expected a target plugin factory (e.g. localTarget), not a call to it' },
@@ -79,6 +89,8 @@ export const jobConfig = z.strictObject({
   retention: retentionSchema.optional().describe('Which snapshots `forget` keeps.'),
   compressionLevel: level.optional(),
   environments: z.array(z.string().min(1)).optional().describe('Environments this job runs in; default all.'),
+  notifications: notificationsSchema.optional().describe('Who hears about this job\'s runs, and when; default: every notifier, on failure.'),
+  notificationEnabled: z.boolean().default(true).describe('false: no notifications for this job.'),
   sizeLimit: sizeSchema.optional().describe('Largest amount of source data a run may back up (`50GiB`, `500MB` or bytes); a run that would read more is refused before it starts.'),
 });
 
@@ -86,6 +98,7 @@ export const cairnConfig = z.strictObject({
   repositories: z.record(name, repositoryConfig).default({}),
   jobs: z.record(name, jobConfig).default({}),
   executor: executorInstance.optional(),
+  notifiers: z.record(name, notifierInstance).default({}).describe('Named notifiers (email, webhook…) that jobs report their runs to.'),
   plugins: z.array(pluginInstance).optional(),
   /** Target plugins serving the URL schemes used in `repositories.*.url`. */
   targets: z.array(targetFactory).optional(),
@@ -169,6 +182,13 @@ function crossReferenceProblems(config: unknown): string[] {
     if (typeof job.repository === 'string' && job.repository && !repositories.includes(job.repository)) {
       problems.push(`${path}.repository: unknown repository "${job.repository}" (defined: ${defined})`);
     }
+    const notifierNames = isObject(config.notifiers) ? Object.keys(config.notifiers) : [];
+    const chosen = isObject(job.notifications) && Array.isArray(job.notifications.notifiers) ? job.notifications.notifiers : [];
+    chosen.forEach((notifier: unknown, index) => {
+      if (typeof notifier === 'string' && notifier && !notifierNames.includes(notifier)) {
+        problems.push(`${path}.notifications.notifiers[${index}]: unknown notifier "${notifier}" (defined: ${notifierNames.length ? notifierNames.join(', ') : 'none'})`);
+      }
+    });
     if (job.schedule !== undefined && scheduleSchema.safeParse(job.schedule).success) {
       try {
         parseSchedule(job.schedule as ScheduleSpec, `${path}.schedule`);

@@ -28,6 +28,8 @@ export { redact } from './redact.js';
 export { runJob, estimateJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
 export type { JobRunRequest, JobRunResult, JobEstimate } from './jobs.js';
 export { sizeSchema, formatSize } from './size.js';
+export { notifyJobRun, runNotification } from './notify.js';
+export type { JobRunEnd, NotificationFailure } from './notify.js';
 export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
 export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';
 export { sqliteScheduleState } from './schedule-state-sqlite.js';

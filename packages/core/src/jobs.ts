@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ForgetResult, SizeEstimate } from '@cairn/repository';
 import type { BackupResult, Cairn, RepositoryRef } from './api.js';
 import type { CairnConfig, JobConfig } from './config.js';
@@ -5,6 +6,8 @@ import { resolvePassword } from './config.js';
 import type { SourceInstance } from './contracts.js';
 import { CairnError, ConfigError } from './errors.js';
 import { redact } from './redact.js';
+import { notifyJobRun } from './notify.js';
+import type { NotificationFailure } from './notify.js';
 import { formatSize } from './size.js';
 
 /** A request to run one configured job: what a schedule, the CLI or the API enqueues. */
@@ -14,6 +17,8 @@ export interface JobRunRequest {
   environment?: string;
   /** Who or what asked: `schedule:nightly`, `cli:ann`, `api:ops-bot`. */
   requestedBy?: string;
+  /** The run's id (a queue's); the backup run, its history record and notifications carry it. Default: a new UUID. */
+  runId?: string;
   signal?: AbortSignal;
 }
 
@@ -23,6 +28,8 @@ export interface JobRunResult {
   backup: BackupResult;
   /** Present when the job has a retention policy: what it kept and removed, and the prune that followed. */
   retention?: ForgetResult;
+  /** Notifiers that could not deliver the run's summary (they never fail the run). */
+  notificationFailures?: NotificationFailure[];
 }
 
 /** The tags every snapshot of a job carries, so the job's retention and its history find exactly its own. */
@@ -100,30 +107,44 @@ export async function estimateJob(cairn: Cairn, config: CairnConfig, request: Om
  */
 export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunRequest, env: Readonly<Record<string, string | undefined>> = process.env): Promise<JobRunResult> {
   const job = findJob(config, request.job);
+  const runId = request.runId ?? randomUUID();
+  const startedAt = new Date();
+  let result: JobRunResult;
+  try {
+    result = await runJobSteps(cairn, config, job, { ...request, runId }, env);
+  } catch (error) {
+    await notifyJobRun(cairn, config, { request, runId, startedAt, error });
+    throw error;
+  }
+  const failures = await notifyJobRun(cairn, config, { request, runId, startedAt, result });
+  return failures.length > 0 ? { ...result, notificationFailures: failures } : result;
+}
+
+async function runJobSteps(cairn: Cairn, config: CairnConfig, job: JobConfig, request: JobRunRequest & { runId: string }, env: Readonly<Record<string, string | undefined>>): Promise<JobRunResult> {
   const sources = jobSources(request.job, job, request.environment);
   const repository = jobRepository(config, job, env);
   const tags = [...jobTags(request.job, request.environment), ...(job.tags ?? [])];
   const compressionLevel = job.compressionLevel ?? config.repositories[job.repository]?.compressionLevel;
   cairn.logger.info(`job ${request.job} starting`, {
     job: request.job, ...(request.environment ? { environment: request.environment } : {}), repository: redact(String(repository.target)),
-    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), run: request.runId,
   });
   // Who asked, for which job and environment: the history and the events record it with the run.
   const meta = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}) };
   if (job.sizeLimit !== undefined) {
-    const estimate = await cairn.estimate({ ...meta, repository, sources, ...(request.signal ? { signal: request.signal } : {}) });
+    const estimate = await cairn.estimate({ ...meta, runId: `${request.runId}.estimate`, repository, sources, ...(request.signal ? { signal: request.signal } : {}) });
     if (estimate.bytes > job.sizeLimit) {
       throw new CairnError('JOB_SIZE_LIMIT', `job ${request.job}${request.environment ? ` (${request.environment})` : ''} would back up ${formatSize(estimate.bytes)} in ${estimate.files} files, over its size limit of ${formatSize(job.sizeLimit)}: raise jobs.${request.job}.sizeLimit or exclude data`);
     }
   }
   const backup = await cairn.backup({
-    ...meta, repository, sources, tags,
+    ...meta, runId: request.runId, repository, sources, tags,
     ...(compressionLevel !== undefined ? { compressionLevel } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
   });
   const result: JobRunResult = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), backup };
   if (job.retention) {
-    result.retention = await cairn.forget({ ...meta, repository, policy: job.retention, tags: jobTags(request.job, request.environment), prune: true });
+    result.retention = await cairn.forget({ ...meta, runId: `${request.runId}.retention`, repository, policy: job.retention, tags: jobTags(request.job, request.environment), prune: true });
   }
   return result;
 }

@@ -380,7 +380,7 @@ class Orchestrator implements Cairn {
     work: (scope: RunScope) => Promise<T>,
   ): Promise<T> {
     const { operation, ref, signal } = run;
-    const id = randomUUID();
+    const id = runIdOf(run.meta);
     let info: RunRequestInfo = Object.freeze({ id, operation, repository: describeRef(ref) });
     try {
       const meta = checkMeta(run.meta);
@@ -469,6 +469,16 @@ function withRunId(fields: Record<string, unknown> | undefined): Record<string, 
 const META_KEYS = ['requestedBy', 'job', 'environment'] as const;
 
 /** The request's RunMeta fields, checked: each a non-empty string of at most 200 characters. */
+/** The caller's run id, checked (it names history records and log lines), or a new one. */
+function runIdOf(meta: RunMeta | undefined): string {
+  const given: unknown = meta?.runId;
+  if (given === undefined) return randomUUID();
+  if (typeof given !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(given)) {
+    throw new ConfigError(`runId: expected 1 to 128 letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(given)}`);
+  }
+  return given;
+}
+
 function checkMeta(request: RunMeta): RunMeta {
   const meta: RunMeta = {};
   for (const key of META_KEYS) {

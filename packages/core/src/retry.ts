@@ -9,6 +9,8 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Whether an error is worth another try: a dropped connection or a timeout is, a wrong password is not. */
   retryable(error: unknown): boolean;
+  /** The back-off after `error`, given the computed one: a server's Retry-After, say. Default: the computed delay. */
+  delayFor?(error: unknown, computedMs: number): number;
   /** Told before each back-off, e.g. to log it or to drop a broken connection. */
   onRetry?(error: unknown, attempt: number, delayMs: number): void | Promise<void>;
 }
@@ -26,7 +28,8 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
       return await operation(attempt);
     } catch (error) {
       if (attempt >= attempts || options.signal?.aborted || !options.retryable(error)) throw error;
-      const delay = retryDelay(attempt, options.baseDelayMs ?? 250, options.maxDelayMs ?? 8_000);
+      const computed = retryDelay(attempt, options.baseDelayMs ?? 250, options.maxDelayMs ?? 8_000);
+      const delay = options.delayFor ? options.delayFor(error, computed) : computed;
       await options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }

@@ -47,8 +47,8 @@ describe('defineConfig', () => {
     expect(config.repositories.main!.password).toEqual({ env: 'CAIRN_PASSWORD' });
   });
 
-  it('defaults repositories and jobs to empty', () => {
-    expect(defineConfig({})).toEqual({ repositories: {}, jobs: {} });
+  it('defaults repositories, jobs and notifiers to empty', () => {
+    expect(defineConfig({})).toEqual({ repositories: {}, jobs: {}, notifiers: {} });
   });
 
   it('reports every problem at once, one line each, naming the key path', () => {

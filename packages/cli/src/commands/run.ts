@@ -34,6 +34,7 @@ export const runCommand: CommandSpec = {
     }, ctx.io.env));
     const { snapshot, warnings } = result.backup;
     for (const warning of warnings) ctx.warn(`${warning.path}: ${warning.message}`);
+    for (const failure of result.notificationFailures ?? []) ctx.warn(failure.message);
     if (ctx.json) {
       ctx.print(toJson({
         job: result.job, environment: result.environment ?? null, id: snapshot.id, shortId: shortId(snapshot.id), summary: snapshot.summary, warnings,
