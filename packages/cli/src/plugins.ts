@@ -3,6 +3,7 @@ import type { Cairn, CairnConfig, Logger } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
 import { labelStudioSource } from '@cairn/source-label-studio';
 import { minioSource } from '@cairn/source-minio';
+import { mysqlSource } from '@cairn/source-mysql';
 import { ftpTarget } from '@cairn/target-ftp';
 import { localTarget } from '@cairn/target-local';
 import { s3Target } from '@cairn/target-s3';
@@ -12,7 +13,7 @@ import { sftpTarget } from '@cairn/target-sftp';
 export const targets = [localTarget, sftpTarget, ftpTarget, s3Target];
 
 /** The one list of source plugins whose URLs `backup SOURCE…` and `restore --to URL` accept; plain paths are the files source. */
-export const sources = [minioSource, labelStudioSource];
+export const sources = [mysqlSource, minioSource, labelStudioSource];
 
 export { filesSource };
 

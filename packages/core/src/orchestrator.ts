@@ -468,7 +468,6 @@ function withRunId(fields: Record<string, unknown> | undefined): Record<string, 
 
 const META_KEYS = ['requestedBy', 'job', 'environment'] as const;
 
-/** The request's RunMeta fields, checked: each a non-empty string of at most 200 characters. */
 /** The caller's run id, checked (it names history records and log lines), or a new one. */
 function runIdOf(meta: RunMeta | undefined): string {
   const given: unknown = meta?.runId;
@@ -479,6 +478,7 @@ function runIdOf(meta: RunMeta | undefined): string {
   return given;
 }
 
+/** The request's RunMeta fields, checked: each a non-empty string of at most 200 characters. */
 function checkMeta(request: RunMeta): RunMeta {
   const meta: RunMeta = {};
   for (const key of META_KEYS) {

@@ -1,2 +1,2 @@
-export { emailNotifier, emailNotifierOptions } from './email-notifier.js';
+export { emailNotifier, emailNotifierOptions, SMTP_PASSWORD_ENV } from './email-notifier.js';
 export type { EmailNotifierOptions } from './email-notifier.js';

@@ -111,9 +111,73 @@ describe('emailNotifier, against a real SMTP server (STARTTLS, login)', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('gives up a send at once when its caller aborts', async () => {
+    const silent = createServer(() => undefined); // accepts, never greets
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const controller = new AbortController();
+      const started = Date.now();
+      const sending = emailNotifier({ ...options({ timeoutMs: 60_000 }), smtp: `smtp://u@127.0.0.1:${port}` }).notify(base, pluginContext(controller.signal));
+      setTimeout(() => controller.abort(new Error('deadline')), 200);
+      await expect(sending).rejects.toThrow(`[email] sending through 127.0.0.1:${port} given up (Error: deadline)`);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('checks the server certificate by its name', async () => {
     const error = await emailNotifier({ ...options(), smtp: `smtp://${env.CAIRN_TEST_SMTP_USER}@localhost:${env.CAIRN_TEST_SMTP_PORT}` }).notify(base, pluginContext()).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/the certificate of the mail server localhost:\d+ is not trusted/);
+  });
+
+  it('takes the server as fields and the password from an environment variable', async () => {
+    const token = randomBytes(4).toString('hex');
+    const variable = `CAIRN_TEST_SMTP_PASSWORD_${token.toUpperCase()}`;
+    const fields = { host: env.CAIRN_TEST_SMTP_HOST, port: Number(env.CAIRN_TEST_SMTP_PORT), user: env.CAIRN_TEST_SMTP_USER };
+    const notifier = emailNotifier({ ...options({ subjectPrefix: token }), smtp: fields, password: { env: variable } });
+    expect(notifier.description).toBe(`email to ops@example.test, ann@example.test via ${smtp}`);
+    const missing = await notifier.notify(base, pluginContext()).catch((e: unknown) => e);
+    expect((missing as CairnError).code).toBe('NOTIFY_FAILED');
+    expect((missing as Error).message).toBe(`[email] environment variable ${variable} is not set: set it to the SMTP password, or give password in the notifier's options`);
+    process.env[variable] = env.CAIRN_TEST_SMTP_PASSWORD;
+    try {
+      await notifier.notify(base, pluginContext());
+    } finally {
+      delete process.env[variable];
+    }
+    expect((await received(token)).headers.subject).toContain('✔ job docs (production) succeeded');
+  });
+
+  it('does not log in over a connection the server will not encrypt, and says why', async () => {
+    // A plain SMTP server without STARTTLS: the login must not be sent in the clear.
+    const lines: string[] = [];
+    const plain = createServer((socket) => {
+      let buffer = '';
+      socket.write('220 plain.test ESMTP\r\n');
+      socket.on('data', (data: Buffer) => {
+        buffer += data.toString('utf8');
+        for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          lines.push(line);
+          if (/^EHLO/i.test(line)) socket.write('250-plain.test\r\n250 AUTH PLAIN LOGIN\r\n');
+          else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+          else socket.write('502 5.5.1 not implemented\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = plain.address() as { port: number };
+      const error = await emailNotifier({ ...options(), smtp: `smtp://${env.CAIRN_TEST_SMTP_USER}@127.0.0.1:${port}` }).notify(base, pluginContext()).catch((e: unknown) => e);
+      expect((error as CairnError).code).toBe('NOTIFY_FAILED');
+      expect((error as Error).message).toContain(`the mail server 127.0.0.1:${port} does not offer STARTTLS (502 5.5.1 not implemented), and requireTls is on`);
+      expect(lines.some((line) => /^AUTH/i.test(line))).toBe(false);
+    } finally {
+      await new Promise((resolve) => plain.close(resolve));
+    }
   });
 
   it('describes itself without the password and rejects bad options', () => {

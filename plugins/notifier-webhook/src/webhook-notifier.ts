@@ -42,6 +42,7 @@ export const webhookNotifier = defineNotifier({
   options: webhookNotifierOptions,
   create(options) {
     const where = redact(stripQuery(options.url));
+    const { url, basicAuth } = splitCredentials(options.url);
     return {
       description: `webhook ${where}`,
       async notify(notification: RunNotification, ctx) {
@@ -51,6 +52,7 @@ export const webhookNotifier = defineNotifier({
         await withRetry(async () => {
           const timestamp = String(Math.floor(Date.now() / 1000));
           const headers: Record<string, string> = {
+            ...(basicAuth && !Object.keys(options.headers).some((name) => name.toLowerCase() === 'authorization') ? { authorization: basicAuth } : {}),
             ...options.headers,
             'content-type': 'application/json',
             'user-agent': 'cairn-notifier-webhook',
@@ -60,11 +62,11 @@ export const webhookNotifier = defineNotifier({
           };
           let response: Response;
           try {
-            response = await fetch(options.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs)]) });
+            response = await fetch(url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs)]) });
           } catch (error) {
             if (ctx.signal.aborted) throw new DeliveryError(`webhook ${where}: delivery given up (${String(ctx.signal.reason)})`, false, undefined, { cause: error });
             const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-            const why = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs / 1000} s` : cause?.code ?? cause?.message ?? (error as Error).message;
+            const why = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs / 1000} s` : redact(cause?.code ?? cause?.message ?? (error as Error).message);
             throw new DeliveryError(`webhook ${where}: cannot deliver (${why})`, true, undefined, { cause: error });
           }
           await response.body?.cancel().catch(() => undefined);
@@ -85,6 +87,19 @@ export const webhookNotifier = defineNotifier({
     };
   },
 });
+
+/**
+ * fetch refuses URLs with credentials, so `https://user:pass@host/…` becomes the URL without them
+ * and a Basic Authorization header (an `authorization` in `headers` wins).
+ */
+function splitCredentials(raw: string): { url: string; basicAuth?: string } {
+  const parsed = new URL(raw);
+  if (!parsed.username && !parsed.password) return { url: raw };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, basicAuth: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` };
+}
 
 function stripQuery(url: string): string {
   const parsed = new URL(url);

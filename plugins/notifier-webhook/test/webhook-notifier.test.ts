@@ -99,6 +99,16 @@ describe('webhookNotifier', () => {
     await expect(notifier.notify(notification, pluginContext())).rejects.toThrow(/cannot deliver \(ECONNREFUSED\)/);
   });
 
+  it('sends credentials in the URL as Basic authorization, and never shows the password', async () => {
+    const { url, received } = await receiver(ok);
+    const withCredentials = url.replace('http://', 'http://hook-user:p%40ss-w0rd@');
+    const notifier = webhookNotifier({ url: withCredentials });
+    expect(notifier.description).toMatch(/^webhook http:\/\/hook-user:\*\*\*@127\.0\.0\.1:\d+\/hooks\/cairn\?…$/);
+    await notifier.notify(notification, pluginContext());
+    expect(received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('hook-user:p@ss-w0rd').toString('base64')}`);
+    expect(JSON.parse(received[0]!.body)).toEqual({ version: 1, ...notification });
+  });
+
   it('rejects bad options with the field named', () => {
     expect(() => webhookNotifier({ url: 'ftp://example.com/x' })).toThrow(ConfigError);
     expect(() => webhookNotifier({ url: 'https://example.com/x', secret: 'short' })).toThrow(/secret: a signing secret needs at least 16 characters/);
