@@ -12,8 +12,10 @@ export const mysqlSourceOptions = z.object({
   databases: z.array(identifier).min(1).describe('Databases to back up, or (one) to restore into.'),
   tables: z.array(pattern).optional().describe('Only these tables (`db.table`, `*` allowed): default all tables of the databases.'),
   exclude: z.array(pattern).default([]).describe('Tables to leave out (`db.table`, `*` allowed).'),
-  mode: z.enum(['logical']).default('logical')
-    .describe('`logical`: a consistent snapshot of schema and rows over the network (tables, views, triggers, routines).'),
+  mode: z.enum(['logical', 'tablespace']).default('logical')
+    .describe('`logical`: a consistent snapshot of schema and rows over the network (tables, views, triggers, routines). `tablespace`: the InnoDB files of each table (FLUSH TABLES … FOR EXPORT), fast, for a server on this machine.'),
+  datadir: z.string().min(1).optional()
+    .describe('Tablespace mode: the server\'s data directory as this machine sees it; default: the server\'s @@datadir.'),
   lockWaitTimeoutSeconds: z.number().int().min(1).max(31_536_000).default(60)
     .describe('How long a backup or restore waits for a lock another session holds before it fails.'),
   connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000).describe('How long connecting may take.'),

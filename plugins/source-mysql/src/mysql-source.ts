@@ -4,8 +4,9 @@ import { dumpEntries } from './dump.js';
 import { mysqlSourceOptions } from './mysql-options.js';
 import { parseMysqlUrl } from './mysql-url.js';
 import { restoreEntries } from './restore.js';
+import { tablespaceEntries } from './tablespace.js';
 
-/** Backs up MySQL and MariaDB databases as consistent logical snapshots, and replays them into a server. */
+/** Backs up MySQL and MariaDB databases, as consistent logical snapshots or InnoDB tablespace files, and restores them into a server. */
 export const mysqlSource = defineSource({
   name: 'mysql',
   options: mysqlSourceOptions,
@@ -15,7 +16,7 @@ export const mysqlSource = defineSource({
     return {
       name: options.name ?? `mysql-${options.databases[0]}`,
       description: `mysql://${serverOf(options)}/${options.databases.join(',')}`,
-      entries: (ctx) => dumpEntries(options, ctx),
+      entries: (ctx) => (options.mode === 'tablespace' ? tablespaceEntries(options, ctx) : dumpEntries(options, ctx)),
       restore: (entries, ctx) => restoreEntries(options, entries, ctx),
     };
   },

@@ -2,10 +2,10 @@ import { ConfigError } from '@cairn/core';
 import type { MysqlSourceOptions } from './mysql-options.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
-const PARAMETERS = ['tables', 'exclude', 'socket', 'name', 'lock_wait_timeout'];
+const PARAMETERS = ['mode', 'datadir', 'tables', 'exclude', 'socket', 'name', 'lock_wait_timeout'];
 
 /**
- * Turns `mysql://user[:password]@host[:port]/db1,db2[?tables=db.t1,db.t2&exclude=db.log_*&name=…]`
+ * Turns `mysql://user[:password]@host[:port]/db1,db2[?mode=tablespace&tables=db.t1,db.t2&exclude=db.log_*&name=…]`
  * (or `mariadb://…`) into options. The password comes from the URL, else from `MYSQL_PWD` (the
  * variable MySQL's own tools read). The URL is never quoted in errors: it may hold the password.
  */
@@ -44,6 +44,13 @@ export function parseMysqlUrl(url: string, env: Env = {}): MysqlSourceOptions {
   if (tables) options.tables = tables;
   const exclude = list('exclude');
   if (exclude) options.exclude = exclude;
+  const mode = parsed.searchParams.get('mode');
+  if (mode !== null) {
+    if (mode !== 'logical' && mode !== 'tablespace') fail(`mode must be logical or tablespace, got "${mode}"`);
+    options.mode = mode as 'logical' | 'tablespace';
+  }
+  const datadir = parsed.searchParams.get('datadir');
+  if (datadir) options.datadir = datadir;
   const socket = parsed.searchParams.get('socket');
   if (socket) options.socket = socket;
   const name = parsed.searchParams.get('name');

@@ -7,6 +7,7 @@ import { openConnection, qualified, quote, serverOf } from './connection.js';
 import { OBJECTS_FILE, ROWS_FILE, ROWS_FORMAT, TABLE_FILE } from './dump.js';
 import type { DatabaseObjects, DumpedColumn } from './dump.js';
 import type { MysqlSettings } from './mysql-options.js';
+import { CFG_FILE, IBD_FILE, TablespaceRestorer } from './tablespace.js';
 
 /** Rows per INSERT, and the SQL text one INSERT may reach (well under the default max_allowed_packet of 16 MiB). */
 const BATCH_ROWS = 1000;
@@ -28,6 +29,9 @@ export async function restoreEntries(settings: MysqlSettings, entries: AsyncIter
   const connection = await openConnection(settings, 'a restore');
   const result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const targets = new Map<string, string>();
+  /** Source databases backed up in tablespace mode (their folder entry says so). */
+  const physical = new Set<string>();
+  const tablespaces = new TablespaceRestorer(connection, settings);
   // A snapshot lists a database's objects file among its tables, by name: they are created at the end, when every table exists.
   const objects: Array<{ source: string; target: string; objects: DatabaseObjects }> = [];
   let table: string | undefined;
@@ -39,14 +43,22 @@ export async function restoreEntries(settings: MysqlSettings, entries: AsyncIter
       const parts = entry.path.split('/');
       if (entry.type === 'dir') {
         result.dirs++;
-        if (parts.length === 1) await prepareDatabase(connection, settings, targets, parts[0]!, mode);
+        if (parts.length === 1) {
+          await prepareDatabase(connection, settings, targets, parts[0]!, mode);
+          if (entry.metadata?.mode === 'tablespace') physical.add(parts[0]!);
+        }
         continue;
       }
       if (entry.type !== 'file') continue;
       const target = targets.get(parts[0]!);
       if (!target) throw new SourceError('RESTORE_UNWRITABLE', `the snapshot is not a mysql logical backup (unexpected ${entry.path})`, { plugin: 'mysql' });
       const name = parts[parts.length - 1]!;
-      if (parts.length === 3 && name === TABLE_FILE) {
+      if (physical.has(parts[0]!) && parts.length === 3 && [TABLE_FILE, CFG_FILE, IBD_FILE].includes(name)) {
+        table = parts[1]!;
+        if (name === TABLE_FILE) await tablespaces.create(target, table, (await text(entry)).trim().replace(/;$/, ''), mode);
+        else await tablespaces.write(target, table, entry, name === CFG_FILE ? 'cfg' : 'ibd');
+        if (name === IBD_FILE) await tablespaces.import(target, table);
+      } else if (parts.length === 3 && name === TABLE_FILE) {
         table = parts[1]!;
         const createSql = (await text(entry)).trim().replace(/;$/, '');
         if (mode === 'replace') await connection.query(`DROP TABLE IF EXISTS ${qualified(target, table)}`);
