@@ -15,6 +15,7 @@ import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { scheduleListCommand } from './schedule-list.js';
+import { scheduleRunCommand } from './schedule-run.js';
 import { snapshotsCommand } from './snapshots.js';
 import { unlockCommand } from './unlock.js';
 
@@ -35,6 +36,7 @@ export const commands: readonly CommandSpec[] = [
   runCommand,
   estimateCommand,
   scheduleListCommand,
+  scheduleRunCommand,
   pauseCommand,
   resumeCommand,
   historyCommand,
