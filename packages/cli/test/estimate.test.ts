@@ -68,6 +68,13 @@ describe('cairn estimate', () => {
     expect(JSON.parse((await run(['estimate', 'docs', '--json'])).stdout)).toMatchObject({ overLimit: true });
   });
 
+  it('refuses an unknown --profile with one line', async () => {
+    await config("'1MB'");
+    const result = await run(['estimate', 'docs', '--profile', 'everything']);
+    expect(result.code).toBe(2);
+    expect(expectOneErrorLine(result.stderr)).toContain('--profile must be with-user-data or without-user-data, got "everything"');
+  });
+
   it('reports a size limit it cannot read as a config problem with its path', async () => {
     await config("'ten gigs'");
     const result = await run(['estimate', 'docs']);

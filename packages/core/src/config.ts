@@ -81,6 +81,11 @@ const jobSourcesSchema = z.custom<SourceInstance[] | ((environment: string | und
 
 export const jobConfig = z.strictObject({
   sources: jobSourcesSchema.describe('What to back up: sources, or `(environment) => sources` when each environment has its own instances.'),
+  userData: z.custom<SourceInstance[] | ((environment: string | undefined) => SourceInstance[])>(
+    (value) => typeof value === 'function' || (Array.isArray(value) && value.every((v) => isObject(v) && v.kind === 'source')),
+    { error: 'expected sources (e.g. [filesSource({ path: "/srv/uploads" })]) or a function of the environment returning them' },
+  ).optional().describe('The job\'s user data (uploads, home folders): backed up with the profile `with-user-data`, left out with `without-user-data`.'),
+  profile: z.enum(['with-user-data', 'without-user-data']).optional().describe('Whether runs include the `userData` sources (default `with-user-data`); `cairn run --profile` overrides it.'),
   type: z.enum(['database', 'user_data', 'storage']).optional().describe('What kind of data this job protects, for listings and the API (`database`, `user_data`, `storage`).'),
   description: z.string().optional().describe('A sentence for people reading `cairn jobs`.'),
   repository: z.string().min(1).describe('Name of a repository defined under `repositories`.'),

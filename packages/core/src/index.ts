@@ -25,8 +25,8 @@ export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, Retent
 export { createConsoleLogger, silentLogger } from './logger-impl.js';
 export type { ConsoleLoggerOptions } from './logger-impl.js';
 export { redact } from './redact.js';
-export { runJob, estimateJob, findJob, jobSources, jobRepository, jobTags } from './jobs.js';
-export type { JobRunRequest, JobRunResult, JobEstimate } from './jobs.js';
+export { runJob, estimateJob, findJob, jobSources, jobRepository, jobTags, JOB_PROFILES } from './jobs.js';
+export type { JobRunRequest, JobRunResult, JobEstimate, JobProfile } from './jobs.js';
 export { sizeSchema, formatSize } from './size.js';
 export { notifyJobRun, runNotification } from './notify.js';
 export type { JobRunEnd, NotificationFailure } from './notify.js';

@@ -19,6 +19,8 @@ export interface JobRunRequest {
   requestedBy?: string;
   /** The run's id (a queue's); the backup run, its history record and notifications carry it. Default: a new UUID. */
   runId?: string;
+  /** Overrides the job's profile for this run: `without-user-data` leaves its `userData` sources out. */
+  profile?: JobProfile;
   signal?: AbortSignal;
 }
 
@@ -45,21 +47,33 @@ export function findJob(config: CairnConfig, name: string): JobConfig {
   throw new ConfigError(`no job named "${name}" in the config (jobs: ${names.length ? names.join(', ') : 'none'})`);
 }
 
-/** The sources of a job in an environment, checked. */
-export function jobSources(name: string, job: JobConfig, environment: string | undefined): SourceInstance[] {
+/** With user data (the default), or without: a job's `userData` sources are backed up only with the first. */
+export type JobProfile = 'with-user-data' | 'without-user-data';
+export const JOB_PROFILES: readonly JobProfile[] = ['with-user-data', 'without-user-data'];
+
+/** The sources of a job in an environment (and profile), checked. */
+export function jobSources(name: string, job: JobConfig, environment: string | undefined, profile: JobProfile = job.profile ?? 'with-user-data'): SourceInstance[] {
   if (environment !== undefined && job.environments && !job.environments.includes(environment)) {
     throw new ConfigError(`job "${name}" does not cover environment "${environment}" (it covers: ${job.environments.join(', ')})`);
   }
-  if (Array.isArray(job.sources)) return job.sources;
+  if (!JOB_PROFILES.includes(profile)) throw new ConfigError(`unknown profile "${String(profile)}": use ${JOB_PROFILES.join(' or ')}`);
+  const base = instances(name, 'sources', job.sources, environment, false);
+  const userData = profile === 'with-user-data' && job.userData !== undefined ? instances(name, 'userData', job.userData, environment, true) : [];
+  return [...base, ...userData];
+}
+
+/** A job's list of sources, or what its function returns for the environment, checked. */
+function instances(name: string, key: string, given: SourceInstance[] | ((environment: string | undefined) => SourceInstance[]), environment: string | undefined, mayBeEmpty: boolean): SourceInstance[] {
+  if (Array.isArray(given)) return given;
   let sources: unknown;
   try {
-    sources = job.sources(environment);
+    sources = given(environment);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`jobs.${name}.sources(${JSON.stringify(environment ?? null)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new ConfigError(`jobs.${name}.${key}(${JSON.stringify(environment ?? null)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  if (!Array.isArray(sources) || sources.length === 0 || sources.some((s) => (s as SourceInstance | undefined)?.kind !== 'source')) {
-    throw new ConfigError(`jobs.${name}.sources(${JSON.stringify(environment ?? null)}) must return a non-empty array of sources`);
+  if (!Array.isArray(sources) || (!mayBeEmpty && sources.length === 0) || sources.some((s) => (s as SourceInstance | undefined)?.kind !== 'source')) {
+    throw new ConfigError(`jobs.${name}.${key}(${JSON.stringify(environment ?? null)}) must return ${mayBeEmpty ? 'an' : 'a non-empty'} array of sources`);
   }
   return sources as SourceInstance[];
 }
@@ -84,7 +98,7 @@ export interface JobEstimate {
 /** What a run of the job would read now, and how much of it is new or changed: `cairn estimate JOB`. */
 export async function estimateJob(cairn: Cairn, config: CairnConfig, request: Omit<JobRunRequest, 'requestedBy'> & { requestedBy?: string }, env: Readonly<Record<string, string | undefined>> = process.env): Promise<JobEstimate> {
   const job = findJob(config, request.job);
-  const sources = jobSources(request.job, job, request.environment);
+  const sources = jobSources(request.job, job, request.environment, request.profile ?? job.profile);
   const repository = jobRepository(config, job, env);
   const estimate = await cairn.estimate({
     repository, sources, job: request.job,
@@ -121,9 +135,11 @@ export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunR
 }
 
 async function runJobSteps(cairn: Cairn, config: CairnConfig, job: JobConfig, request: JobRunRequest & { runId: string }, env: Readonly<Record<string, string | undefined>>): Promise<JobRunResult> {
-  const sources = jobSources(request.job, job, request.environment);
+  const profile = request.profile ?? job.profile;
+  const sources = jobSources(request.job, job, request.environment, profile);
   const repository = jobRepository(config, job, env);
-  const tags = [...jobTags(request.job, request.environment), ...(job.tags ?? [])];
+  // A job with user data marks which snapshots hold it, so a restore can tell.
+  const tags = [...jobTags(request.job, request.environment), ...(job.tags ?? []), ...(job.userData !== undefined ? [`profile:${profile ?? 'with-user-data'}`] : [])];
   const compressionLevel = job.compressionLevel ?? config.repositories[job.repository]?.compressionLevel;
   cairn.logger.info(`job ${request.job} starting`, {
     job: request.job, ...(request.environment ? { environment: request.environment } : {}), repository: redact(String(repository.target)),

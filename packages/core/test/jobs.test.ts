@@ -97,3 +97,28 @@ describe('jobTags', () => {
     expect(jobTags('docs', 'prod')).toEqual(['job:docs', 'env:prod']);
   });
 });
+
+describe('job profiles', () => {
+  it('back up the userData sources with-user-data (the default), leave them out without, and tag which', async () => {
+    const profiled = defineConfig({
+      repositories: { main: { url: repository.target, password: { env: 'REPO_PASSWORD' } } },
+      jobs: {
+        app: {
+          sources: [memorySource({ name: 'db', files: { 'dump.sql': 'rows' } })],
+          userData: (environment) => [memorySource({ name: 'uploads', files: { 'photo.jpg': environment ?? 'none' } })],
+          repository: 'main',
+        },
+        lean: { sources: [memorySource({ name: 'db', files: { 'dump.sql': 'rows' } })], userData: [memorySource({ name: 'uploads', files: { 'a': 'a' } })], repository: 'main', profile: 'without-user-data' },
+      },
+    });
+    const full = await runJob(cairn, profiled, { job: 'app', environment: 'prod' }, env);
+    expect(full.backup.snapshot.sources.map((s) => s.name)).toEqual(['db', 'uploads']);
+    expect(full.backup.snapshot.tags).toContain('profile:with-user-data');
+    const without = await runJob(cairn, profiled, { job: 'app', profile: 'without-user-data' }, env);
+    expect(without.backup.snapshot.sources.map((s) => s.name)).toEqual(['db']);
+    expect(without.backup.snapshot.tags).toContain('profile:without-user-data');
+    const lean = await runJob(cairn, profiled, { job: 'lean' }, env);
+    expect(lean.backup.snapshot.sources.map((s) => s.name)).toEqual(['db']);
+    expect((await runJob(cairn, profiled, { job: 'lean', profile: 'with-user-data' }, env)).backup.snapshot.sources.map((s) => s.name)).toEqual(['db', 'uploads']);
+  });
+});

@@ -1,4 +1,5 @@
-import { estimateJob, findJob } from '@cairn/core';
+import { JOB_PROFILES, estimateJob, findJob } from '@cairn/core';
+import type { JobProfile } from '@cairn/core';
 import { configOption, jsonOption, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, plural, shortId, toJson } from '../output.js';
@@ -6,13 +7,14 @@ import { formatBytes, plural, shortId, toJson } from '../output.js';
 export const estimateCommand: CommandSpec = {
   name: 'estimate',
   summary: 'show how much a run of a job would read and add, without running it',
-  usage: 'estimate JOB [--env E] [--config FILE] [--json]',
+  usage: 'estimate JOB [--env E] [--profile P] [--config FILE] [--json]',
   description: 'Walks the job\'s sources (metadata only: no content is read) and compares them with the job\'s last\n'
     + 'snapshot: how many files and bytes a run would back up, and how many are new or changed — an upper bound of\n'
     + 'the new data, before deduplication and compression. Says whether the job\'s sizeLimit would refuse the run.',
   examples: ['cairn estimate docs', 'cairn estimate site --env production --json'],
   options: {
     env: { type: 'string', value: 'E', description: 'the environment to estimate, one of the job\'s' },
+    profile: { type: 'string', value: 'P', description: 'with-user-data (the default) or without-user-data: whether the job\'s userData sources are included' },
     ...configOption,
     ...jsonOption,
   },
@@ -20,11 +22,13 @@ export const estimateCommand: CommandSpec = {
   async run(ctx) {
     const environment = ctx.string('env');
     if (environment !== undefined && !environment.trim()) throw new UsageError('CLI_BAD_VALUE', '--env needs an environment name');
+    const profile = ctx.string('profile');
+    if (profile !== undefined && !(JOB_PROFILES as readonly string[]).includes(profile)) throw new UsageError('CLI_BAD_VALUE', `--profile must be ${JOB_PROFILES.join(' or ')}, got "${profile}"`);
     const config = await ctx.config();
     const name = ctx.positionals[0]!;
     ctx.noteRepository(config.repositories[findJob(config, name).repository]?.url ?? '?');
     const cairn = await ctx.cairn();
-    const result = await estimateJob(cairn, config, { job: name, signal: ctx.signal, ...(environment !== undefined ? { environment } : {}) }, ctx.io.env);
+    const result = await estimateJob(cairn, config, { job: name, signal: ctx.signal, ...(environment !== undefined ? { environment } : {}), ...(profile !== undefined ? { profile: profile as JobProfile } : {}) }, ctx.io.env);
     const { estimate } = result;
     if (ctx.json) {
       ctx.print(toJson({ ...result, environment: result.environment ?? null, sizeLimit: result.sizeLimit ?? null }).trimEnd());

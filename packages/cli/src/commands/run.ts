@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { findJob, runJob } from '@cairn/core';
+import { JOB_PROFILES, findJob, runJob } from '@cairn/core';
+import type { JobProfile } from '@cairn/core';
 import { configOption, jsonOption, type CommandSpec } from '../command.js';
 import { UsageError, exitCodes } from '../errors.js';
 import { backupLine, plural, shortId, toJson } from '../output.js';
@@ -8,12 +9,13 @@ import { withProgress } from '../progress.js';
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'run a job of the config now and wait for it',
-  usage: 'run JOB [--env E] [--config FILE] [--json]',
+  usage: 'run JOB [--env E] [--profile P] [--config FILE] [--json]',
   description: 'Backs up the job\'s sources into its repository, tagged `job:JOB` (and `env:E`), then applies the job\'s retention\n'
     + 'to its own snapshots and prunes. Exits with the run\'s status: 0 done, 1 failed, 3 saved but incomplete.',
   examples: ['cairn run docs', 'cairn run site --env production --json'],
   options: {
     env: { type: 'string', value: 'E', description: 'the environment to back up, one of the job\'s' },
+    profile: { type: 'string', value: 'P', description: 'with-user-data (the default) or without-user-data: whether the job\'s userData sources are included' },
     ...configOption,
     ...jsonOption,
   },
@@ -21,6 +23,8 @@ export const runCommand: CommandSpec = {
   async run(ctx) {
     const environment = ctx.string('env');
     if (environment !== undefined && !environment.trim()) throw new UsageError('CLI_BAD_VALUE', '--env needs an environment name');
+    const profile = ctx.string('profile');
+    if (profile !== undefined && !(JOB_PROFILES as readonly string[]).includes(profile)) throw new UsageError('CLI_BAD_VALUE', `--profile must be ${JOB_PROFILES.join(' or ')}, got "${profile}"`);
     const config = await ctx.config();
     const name = ctx.positionals[0]!;
     ctx.noteRepository(config.repositories[findJob(config, name).repository]?.url ?? '?');
@@ -30,7 +34,7 @@ export const runCommand: CommandSpec = {
       job: name,
       requestedBy: `cli:${userName()}`,
       signal: ctx.signal,
-      ...(environment !== undefined ? { environment } : {}),
+      ...(environment !== undefined ? { environment } : {}), ...(profile !== undefined ? { profile: profile as JobProfile } : {}),
     }, ctx.io.env));
     const { snapshot, warnings } = result.backup;
     for (const warning of warnings) ctx.warn(`${warning.path}: ${warning.message}`);
