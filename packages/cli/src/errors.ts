@@ -84,6 +84,8 @@ export function describeError(error: unknown, context: ErrorContext = {}): Descr
       case 'PATH_NOT_FOUND':
         return { message: `${message}; see what a snapshot holds with \`cairn ls SNAPSHOT --repo ${repo}\``, exitCode: exitCodes.failure };
       case 'ABORTED':
+        // Ctrl-C or SIGTERM here; otherwise `cairn abort` from elsewhere, whose reason the message carries.
+        if (!context.signal) return { message, exitCode: exitCodes.failure };
         return { message: 'interrupted', exitCode: context.signal === 'SIGTERM' ? exitCodes.sigterm : exitCodes.sigint };
       default:
         return { message, exitCode: exitCodes.failure };

@@ -108,3 +108,50 @@ describe('cairn pause and cairn resume', () => {
     expect(expectOneErrorLine(result.stderr)).toContain('no schedule named "nightly" (jobs with a schedule: docs, site)');
   });
 });
+
+describe('cairn abort', () => {
+  it('stops a run of `cairn run` from another command, through the state folder, within seconds', async () => {
+    // A source that keeps streaming until its run is aborted: a backup that would otherwise not end.
+    await writeFile(join(dir.path, 'cairn.config.mjs'), `import { defineConfig, defineSource } from '@cairn/core';
+import { z } from 'zod';
+const endless = defineSource({
+  name: 'endless', options: z.object({}), capabilities: { incremental: false, restoreModes: ['directory'] },
+  create: () => ({
+    name: 'endless', description: 'a stream that never ends',
+    async *entries() {
+      yield { path: 'forever.bin', type: 'file', mode: 0o644, mtimeMs: 0, size: 2 ** 40, open: async function* () {
+        for (;;) { yield new Uint8Array(65536); await new Promise((r) => setTimeout(r, 5)); }
+      } };
+    },
+    async restore() { throw new Error('not used'); },
+  }),
+});
+export default defineConfig({
+  repositories: { main: { url: '${dir.path}/backups', password: { env: 'CAIRN_PASSWORD' } } },
+  jobs: { slow: { sources: [endless({})], repository: 'main' } },
+});
+`);
+    await symlink(join(root, 'node_modules/.pnpm/node_modules/zod'), join(dir.path, 'node_modules/zod')).catch(() => undefined);
+    expect((await run(['init', '--repo', join(dir.path, 'backups')])).code).toBe(0);
+    const running = run(['run', 'slow']);
+    let id: string | undefined;
+    for (let i = 0; i < 200 && !id; i++) {
+      const listed = JSON.parse((await run(['history', '--status', 'running', '--json'])).stdout || '[]') as Array<{ id: string; job?: string }>;
+      id = listed.find((r) => r.job === 'slow')?.id;
+      if (!id) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(id).toBeDefined();
+    const started = Date.now();
+    const aborted = await run(['abort', id!.slice(0, 8)]);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(aborted.stdout).toContain(`run ${id!.slice(0, 8)} (job slow): aborted — ABORTED`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const result = await running;
+    expect(result.code, result.stderr).toBe(1);
+    expect(expectOneErrorLine(result.stderr)).toMatch(/aborted by cairn abort/);
+    expect(JSON.parse((await run(['snapshots', '--repo', join(dir.path, 'backups'), '--json'])).stdout)).toEqual([]);
+    const again = await run(['abort', id!.slice(0, 8)]);
+    expect(again.code).toBe(2);
+    expect(expectOneErrorLine(again.stderr)).toContain(`run ${id!.slice(0, 8)} is not running: it aborted (ended `);
+  });
+});

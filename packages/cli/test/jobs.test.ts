@@ -121,7 +121,7 @@ export default defineConfig({ repositories: { main: { url: '', password: 'x' } }
     const result = run(['run', 'docs']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^job docs: snapshot [0-9a-f]{8} saved/);
+    expect(result.stdout).toMatch(/^job docs: run [0-9a-f]{8} \(`cairn abort [0-9a-f]{8}` stops it\)\njob docs: snapshot [0-9a-f]{8} saved/);
     expect(result.stdout.trim().split('\n').at(-1)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -33,6 +33,8 @@ export type { JobRunEnd, NotificationFailure } from './notify.js';
 export { Scheduler, parseSchedule, scheduleSchema, memoryScheduleState } from './schedule.js';
 export type { Schedule, ScheduleSpec, ScheduleState, ScheduleStateStore, ScheduleInfo, SchedulerOptions, MissedPolicy } from './schedule.js';
 export { sqliteScheduleState } from './schedule-state-sqlite.js';
+export { sqliteAbortRequests } from './abort-requests.js';
+export type { AbortRequests } from './abort-requests.js';
 export type { SqliteScheduleState, SqliteScheduleStateOptions } from './schedule-state-sqlite.js';
 export type { RunMeta } from './api.js';
 export type { RunOutcome } from './events.js';

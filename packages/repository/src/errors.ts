@@ -64,5 +64,9 @@ export class AbortedError extends CairnError {
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+  if (!signal?.aborted) return;
+  // Whoever aborted may have said why (`aborted by cairn abort`): that is the message people see.
+  const reason: unknown = signal.reason;
+  if (reason instanceof AbortedError) throw reason;
+  throw new AbortedError(typeof reason === 'string' && reason ? reason : undefined, { cause: reason });
 }

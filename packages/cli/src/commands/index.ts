@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command.js';
+import { abortCommand } from './abort.js';
 import { backupCommand } from './backup.js';
 import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
@@ -41,4 +42,5 @@ export const commands: readonly CommandSpec[] = [
   resumeCommand,
   historyCommand,
   logsCommand,
+  abortCommand,
 ];

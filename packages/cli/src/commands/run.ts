@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { JOB_PROFILES, findJob, runJob } from '@cairn/core';
 import type { JobProfile } from '@cairn/core';
@@ -5,6 +6,7 @@ import { configOption, jsonOption, type CommandSpec } from '../command.js';
 import { UsageError, exitCodes } from '../errors.js';
 import { backupLine, plural, shortId, toJson } from '../output.js';
 import { withProgress } from '../progress.js';
+import { abortable } from '../state.js';
 
 export const runCommand: CommandSpec = {
   name: 'run',
@@ -30,12 +32,15 @@ export const runCommand: CommandSpec = {
     ctx.noteRepository(config.repositories[findJob(config, name).repository]?.url ?? '?');
     const cairn = await ctx.cairn();
     const bar = ctx.progress('backup');
-    const result = await withProgress(cairn, bar, 'backup', () => runJob(cairn, config, {
+    const runId = randomUUID();
+    if (!ctx.json) ctx.info(`job ${name}: run ${shortId(runId)} (\`cairn abort ${shortId(runId)}\` stops it)`);
+    const result = await abortable(await ctx.stateDir(), runId, ctx.signal, (signal) => withProgress(cairn, bar, 'backup', () => runJob(cairn, config, {
       job: name,
+      runId,
       requestedBy: `cli:${userName()}`,
-      signal: ctx.signal,
+      signal,
       ...(environment !== undefined ? { environment } : {}), ...(profile !== undefined ? { profile: profile as JobProfile } : {}),
-    }, ctx.io.env));
+    }, ctx.io.env)));
     const { snapshot, warnings } = result.backup;
     for (const warning of warnings) ctx.warn(`${warning.path}: ${warning.message}`);
     for (const failure of result.notificationFailures ?? []) ctx.warn(failure.message);

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { Scheduler, runJob } from '@cairn/core';
 import { CairnError } from '@cairn/core';
 import { configOption, type CommandSpec } from '../command.js';
 import { formatTime, shortId } from '../output.js';
-import { openScheduleState } from '../state.js';
+import { abortable, openScheduleState } from '../state.js';
 import { configSchedules } from './pause-resume.js';
 
 export const scheduleRunCommand: CommandSpec = {
@@ -26,7 +27,8 @@ export const scheduleRunCommand: CommandSpec = {
       return 0;
     }
     const cairn = await ctx.cairn();
-    const state = openScheduleState(await ctx.stateDir());
+    const stateDir = await ctx.stateDir();
+    const state = openScheduleState(stateDir);
     const running = new Map<string, Promise<void>>();
     const say = (line: string) => ctx.print(`${formatTime(new Date())}  ${line}`);
     const scheduler = new Scheduler({
@@ -39,9 +41,10 @@ export const scheduleRunCommand: CommandSpec = {
           return;
         }
         const run = (async () => {
-          say(`schedule ${name}: starting the run for ${formatTime(slot)}`);
+          const runId = randomUUID();
+          say(`schedule ${name}: starting the run for ${formatTime(slot)} (run ${shortId(runId)})`);
           try {
-            const result = await runJob(cairn, config, { job: name, requestedBy: `schedule:${name}`, signal: ctx.signal }, ctx.io.env);
+            const result = await abortable(stateDir, runId, ctx.signal, (signal) => runJob(cairn, config, { job: name, runId, requestedBy: `schedule:${name}`, signal }, ctx.io.env));
             const { snapshot, warnings } = result.backup;
             say(`schedule ${name}: snapshot ${shortId(snapshot.id)} saved${warnings.length ? ` (incomplete: ${warnings.length} entries skipped)` : ''}`);
             for (const failure of result.notificationFailures ?? []) ctx.warn(failure.message);
