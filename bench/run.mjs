@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { ensureDataset, freshCopy, mutate } from './lib/dataset.mjs';
 import { aptInstall } from './lib/install.mjs';
 import { GNU_TIME, killRunning, runMeasured, runPlain } from './lib/measure.mjs';
+import { runMinioSourceBench } from './lib/minio-source.mjs';
+import { runMysqlSourceBench } from './lib/mysql-source.mjs';
 import { runRemote } from './lib/remote.mjs';
 import { computeRatios, evaluateTargets, renderReport } from './lib/report.mjs';
 import { TOOL_NAMES, makeTool } from './lib/tools.mjs';
@@ -40,7 +42,10 @@ function readSettings() {
   if (!existsSync(generator)) usageError(`dataset generator not found at ${generator}; set CAIRN_BENCH_GENERATOR to gen-dataset.mjs`);
   const workDir = resolve(env.CAIRN_BENCH_DIR ?? join(repoRoot, 'bench/.work'));
   const remote = (env.CAIRN_BENCH_REMOTE ?? '1') !== '0';
-  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir, remote };
+  const sources = (env.CAIRN_BENCH_SOURCES ?? 'minio,mysql').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknownSources = sources.filter((s) => s !== 'minio' && s !== 'mysql' && s !== '0');
+  if (unknownSources.length) usageError(`CAIRN_BENCH_SOURCES must list some of minio,mysql (or be 0), got "${env.CAIRN_BENCH_SOURCES}"`);
+  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir, remote, sources: sources.filter((s) => s !== '0') };
 }
 
 /** Finds where a tool put the restored tree: restic and borg recreate the source's absolute path. */
@@ -237,6 +242,16 @@ async function main() {
   }
   await rm(join(settings.workDir, 'dataset-run'), { recursive: true, force: true });
 
+  // Application sources against their servers, each beside the reference tool for that data.
+  const sourceRuns = { minio: runMinioSourceBench, mysql: runMysqlSourceBench };
+  const applicationSources = {};
+  for (const name of settings.sources) {
+    log('');
+    applicationSources[name] = await sourceRuns[name]({ repoRoot, workDir: settings.workDir, timeoutMs: settings.timeoutMs, gnuTime, log })
+      .catch((error) => ({ ok: false, error: error.message }));
+    if (applicationSources[name].ok === false) log(`bench: ${name} source section FAILED — ${applicationSources[name].error}`);
+  }
+
   const mutatedFrom = results.find((t) => t.mutatedBytes);
   const meta = {
     scale: settings.scale,
@@ -254,7 +269,8 @@ async function main() {
 
   const totalSeconds = (performance.now() - started) / 1000;
   const failed = results.filter((t) => !t.ok);
-  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, remote, ok: failed.length === 0 && remote?.ok !== false };
+  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, remote, applicationSources,
+    ok: failed.length === 0 && remote?.ok !== false && Object.values(applicationSources).every((r) => r.ok !== false) };
   const out = join(settings.workDir, 'results.json');
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   log('');
@@ -263,7 +279,7 @@ async function main() {
     log(`bench: FAILED — ${failed.map((t) => `${t.name} (${t.failedStep ? `${t.failedStep}: ${t.error}` : t.reason})`).join('; ')}`);
     process.exitCode = 1;
   }
-  if (remote?.ok === false) process.exitCode = 1;
+  if (remote?.ok === false || Object.values(applicationSources).some((r) => r.ok === false)) process.exitCode = 1;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -7,7 +7,7 @@ MARIADB_USER=cairn
 MARIADB_PASSWORD=cairn-db-pass
 
 mariadb_install() {
-  apt_install mariadb-server mariadb-client
+  apt_install mariadb-server mariadb-client mariadb-backup
   mkdir -p "$MARIADB_DIR"
   as_root chown mysql:mysql "$MARIADB_DIR"
   if [ ! -d "$MARIADB_DIR/data/mysql" ]; then

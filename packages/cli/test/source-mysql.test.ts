@@ -17,6 +17,7 @@ const url = (database: string) => `mysql://${server.user}@${server.host}:${serve
 let admin: Awaited<ReturnType<typeof adminConnection>>;
 let dir: { path: string; cleanup: () => Promise<void> };
 const databases = [db];
+let nextId = 10;
 
 const run = (args: string[], env: Record<string, string> = { MYSQL_PWD: server.password }): Promise<CliResult> =>
   cli(args, { env: { CAIRN_PASSWORD: PASSWORD, ...env }, cwd: dir.path });
@@ -25,7 +26,7 @@ async function ok(args: string[]): Promise<string> {
   if (result.code !== 0) throw new Error(`cairn ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   return result.stdout;
 }
-const rows = async (database: string) => (await admin.query(`SELECT id, name, HEX(photo) AS photo, price FROM \`${database}\`.items ORDER BY id`))[0];
+const rows = async (database: string) => (await admin.query(`SELECT id, name, HEX(photo) AS photo, price FROM \`${database}\`.items ORDER BY id`))[0] as unknown[];
 
 beforeAll(async () => {
   dir = await tempDir('cairn-mysql-cli-');
@@ -41,13 +42,15 @@ afterAll(async () => {
 });
 
 describe('cairn with a mysql:// source on MariaDB', () => {
-  it('backs up, changes, backs up, and restores each snapshot into a new database', async () => {
+  it.each(['logical', 'tablespace'])('backs up (%s), changes, backs up, and restores each snapshot into a new database', async (mode) => {
     const repo = join(dir.path, 'repo');
+    const query = `?mode=${mode}`;
     const v1 = await rows(db);
-    const first = JSON.parse(await ok(['backup', url(db), '--repo', repo, '--json'])) as { id: string };
-    await admin.query(`UPDATE \`${db}\`.items SET price = 5.25 WHERE id = 1; INSERT INTO \`${db}\`.items VALUES (3, 'new', 0x00, 1.00);`);
+    const first = JSON.parse(await ok(['backup', url(db) + query, '--repo', repo, '--json'])) as { id: string };
+    await admin.query(`UPDATE \`${db}\`.items SET price = price + 1 WHERE id = 1; DELETE FROM \`${db}\`.items WHERE id = 2;
+      INSERT INTO \`${db}\`.items VALUES (${nextId++}, 'new', 0x00, 1.00);`);
     const v2 = await rows(db);
-    const second = JSON.parse(await ok(['backup', url(db), '--repo', repo, '--json'])) as { id: string };
+    const second = JSON.parse(await ok(['backup', url(db) + query, '--repo', repo, '--json'])) as { id: string };
     for (const [id, expected] of [[first.id, v1], [second.id, v2]] as const) {
       const into = `${prefix}_r${randomBytes(2).toString('hex')}`;
       databases.push(into);
@@ -56,7 +59,7 @@ describe('cairn with a mysql:// source on MariaDB', () => {
     }
   });
 
-  it('a wrong password, a missing database, a server down: exit 1, one line, no password', async () => {
+  it('a wrong password (from the env or the URL), a missing database, a server down, no datadir: exit 1, one line, no password', async () => {
     const repo = join(dir.path, 'repo');
     const wrong = await run(['backup', url(db), '--repo', repo], { MYSQL_PWD: 'wrong-db-password' });
     expect(wrong.code).toBe(1);
@@ -67,6 +70,13 @@ describe('cairn with a mysql:// source on MariaDB', () => {
     const down = await run(['backup', `mysql://${server.user}@127.0.0.1:1/${db}`, '--repo', repo]);
     expect(down.code).toBe(1);
     expect(expectOneErrorLine(down.stderr)).toMatch(/cannot reach the MySQL server at 127\.0\.0\.1:1 for a backup \(ECONNREFUSED\)/);
-    for (const result of [wrong, missing, down]) expect(result.stderr).not.toContain(server.password);
+    const inUrl = await run(['backup', `mysql://${server.user}:url-secret-pw@${server.host}:${server.port}/${db}`, '--repo', repo], {});
+    expect(inUrl.code).toBe(1);
+    expect(expectOneErrorLine(inUrl.stderr)).toContain('refused the login');
+    expect(inUrl.stderr).not.toContain('url-secret-pw');
+    const noDatadir = await run(['backup', `${url(db)}?mode=tablespace&datadir=/nonexistent/mysql`, '--repo', repo]);
+    expect(noDatadir.code).toBe(1);
+    expect(expectOneErrorLine(noDatadir.stderr)).toContain('use mode=logical');
+    for (const result of [wrong, missing, down, noDatadir]) expect(result.stderr).not.toContain(server.password);
   });
 });

@@ -1,4 +1,4 @@
-import { SourceError } from '@cairn/core';
+import { SourceError, TargetError, withTimeout } from '@cairn/core';
 import mysql from 'mysql2';
 import type { Connection as RawConnection } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
@@ -20,7 +20,7 @@ export function serverOf(settings: MysqlSettings): string {
  */
 export async function openConnection(settings: MysqlSettings, purpose: string): Promise<Connection> {
   const server = serverOf(settings);
-  let raw: RawConnection;
+  let raw: RawConnection | undefined;
   try {
     raw = mysql.createConnection({
       ...(settings.socket ? { socketPath: settings.socket } : { host: settings.host, port: settings.port }),
@@ -37,14 +37,20 @@ export async function openConnection(settings: MysqlSettings, purpose: string): 
       bigNumberStrings: true,
       dateStrings: true,
     });
-    raw.on('error', () => undefined); // a dropped session fails its next query; no uncaught event
-    await new Promise<void>((resolve, reject) => raw.connect((error) => (error ? reject(error) : resolve())));
+    const session = raw;
+    session.on('error', () => undefined); // a dropped session fails its next query; no uncaught event
+    const connection = Object.assign(session.promise(), { raw: session });
+    // mysql2's connectTimeout covers the handshake only: the deadline also covers a server that
+    // accepts the login and then never answers the first statement.
+    await withTimeout((async () => {
+      await new Promise<void>((resolve, reject) => session.connect((error) => (error ? reject(error) : resolve())));
+      await connection.query(`SET SESSION time_zone = '+00:00', SESSION lock_wait_timeout = ${settings.lockWaitTimeoutSeconds}, SESSION innodb_lock_wait_timeout = ${Math.min(settings.lockWaitTimeoutSeconds, 1_073_741_824)}`);
+    })(), settings.connectTimeoutMs + 1000, `connecting to ${settings.socket ?? `${settings.host}:${settings.port}`}`, { plugin: 'mysql', onTimeout: () => session.destroy() });
+    return connection;
   } catch (error) {
+    raw?.destroy();
     throw connectError(error, settings, server, purpose);
   }
-  const connection = Object.assign(raw.promise(), { raw });
-  await connection.query(`SET SESSION time_zone = '+00:00', SESSION lock_wait_timeout = ${settings.lockWaitTimeoutSeconds}, SESSION innodb_lock_wait_timeout = ${Math.min(settings.lockWaitTimeoutSeconds, 1_073_741_824)}`);
-  return connection;
 }
 
 function connectError(error: unknown, settings: MysqlSettings, server: string, purpose: string): SourceError {
@@ -52,6 +58,9 @@ function connectError(error: unknown, settings: MysqlSettings, server: string, p
   const code = e.code ?? '';
   if (code === 'ER_ACCESS_DENIED_ERROR' || e.errno === 1045) {
     return new SourceError('SOURCE_UNREADABLE', `the MySQL server refused the login ${server} (access denied): check the user and the password (in the URL or MYSQL_PWD)`, { plugin: 'mysql', cause: error });
+  }
+  if (error instanceof TargetError) {
+    return new SourceError('SOURCE_UNREADABLE', `the MySQL server at ${settings.socket ?? `${settings.host}:${settings.port}`} did not answer within ${Math.round(settings.connectTimeoutMs / 1000)} s for ${purpose}: is it overloaded or stuck? Check it, or raise connectTimeoutMs`, { plugin: 'mysql', cause: error });
   }
   if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENOENT') {
     return new SourceError('SOURCE_UNREADABLE', `cannot reach the MySQL server at ${settings.socket ?? `${settings.host}:${settings.port}`} for ${purpose} (${code}): is it running, and are host and port right?`, { plugin: 'mysql', cause: error });

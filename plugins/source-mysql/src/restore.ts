@@ -4,7 +4,7 @@ import { ConfigError, SourceError, throwIfAborted } from '@cairn/core';
 import type { RestoreEntry, RestoreResult, SourceRestoreContext } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { openConnection, qualified, quote, serverOf } from './connection.js';
-import { OBJECTS_FILE, ROWS_FILE, ROWS_FORMAT, TABLE_FILE } from './dump.js';
+import { OBJECTS_FILE, ROWS_FILE, ROWS_FORMAT, ROWS_VERSION, TABLE_FILE } from './dump.js';
 import type { DatabaseObjects, DumpedColumn } from './dump.js';
 import type { MysqlSettings } from './mysql-options.js';
 import { CFG_FILE, IBD_FILE, TablespaceRestorer } from './tablespace.js';
@@ -106,11 +106,12 @@ async function prepareDatabase(connection: Connection, settings: MysqlSettings, 
 async function insertRows(connection: Connection, db: string, table: string, entry: RestoreEntry, mode: string, signal: AbortSignal): Promise<void> {
   const lines = createInterface({ input: Readable.from(entry.open()), crlfDelay: Infinity });
   let columns: DumpedColumn[] | undefined;
+  let version = 0;
   let batch: Array<Array<string | null>> = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
     if (batch.length === 0 || !columns) return;
-    const one = `(${columns.map((c) => (c.binary ? 'UNHEX(?)' : '?')).join(', ')})`;
+    const one = `(${columns.map((c) => (c.binary ? (version === 1 ? 'UNHEX(?)' : 'FROM_BASE64(?)') : '?')).join(', ')})`;
     const verb = mode === 'merge' ? 'REPLACE' : 'INSERT';
     await connection.query(`${verb} INTO ${qualified(db, table)} (${columns.map((c) => quote(c.name)).join(', ')}) VALUES ${batch.map(() => one).join(', ')}`, batch.flat());
     batch = [];
@@ -118,8 +119,9 @@ async function insertRows(connection: Connection, db: string, table: string, ent
   };
   for await (const line of lines) {
     if (!columns) {
-      const header = JSON.parse(line) as { format?: string; columns?: DumpedColumn[] };
-      if (header.format !== ROWS_FORMAT || !Array.isArray(header.columns)) throw new SourceError('RESTORE_UNWRITABLE', `${entry.path} is not a cairn-mysql rows file`, { plugin: 'mysql' });
+      const header = JSON.parse(line) as { format?: string; version?: number; columns?: DumpedColumn[] };
+      version = header.version ?? 0;
+      if (header.format !== ROWS_FORMAT || !Array.isArray(header.columns) || version < 1 || version > ROWS_VERSION) throw new SourceError('RESTORE_UNWRITABLE', `${entry.path} is not a cairn-mysql rows file this version can read`, { plugin: 'mysql' });
       columns = header.columns;
       continue;
     }

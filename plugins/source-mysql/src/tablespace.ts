@@ -1,6 +1,5 @@
-import { constants, createReadStream } from 'node:fs';
-import { access, chown, copyFile, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants } from 'node:fs';
+import { access, chown, copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ConfigError, SourceError, throwIfAborted } from '@cairn/core';
@@ -9,6 +8,7 @@ import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
 import { TABLE_FILE } from './dump.js';
 import type { MysqlSettings } from './mysql-options.js';
+import { Spool } from './spool.js';
 
 export const IBD_FILE = 'data.ibd';
 export const CFG_FILE = 'data.cfg';
@@ -33,31 +33,19 @@ export async function dataDirectory(connection: Connection, settings: MysqlSetti
 /**
  * The physical backup of InnoDB file-per-table tables: per database, one session holds
  * `FLUSH TABLES … FOR EXPORT` (writes wait, reads go on) just while the tables' .ibd and .cfg files
- * are copied to a spool folder, then `UNLOCK TABLES` — always, on error and abort too. The copies
- * are then yielded with the CREATE TABLE of each table, and removed once read.
+ * are copied to the spool, then `UNLOCK TABLES` — always, on error and abort too. The copies are
+ * then yielded with the CREATE TABLE of each table. Copying first keeps the lock (which makes every
+ * writer wait) as short as a file copy: the repository pulls entries ahead and reads them in a
+ * pipeline, so holding the lock until it has read the files would stall writers for as long as
+ * chunking, compression and upload take.
  */
 export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
   const connection = await openConnection(settings, 'a backup');
-  const spool = await mkdtemp(join(tmpdir(), 'cairn-mysql-ibd-'));
+  const spool = new Spool('cairn-mysql-ibd-');
   const now = Date.now();
-  let pending = 0;
-  let finished = false;
-  const release = async (file: string) => {
-    await rm(file, { force: true });
-    if (--pending === 0 && finished) await rm(spool, { recursive: true, force: true });
-  };
-  const spooled = (path: string, file: string, size: number): SourceEntry => {
-    pending++;
-    return {
-      path, type: 'file', mode: 0o640, mtimeMs: now, size,
-      open: async function* () {
-        try {
-          for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
-        } finally {
-          await release(file);
-        }
-      },
-    };
+  const spooled = async (path: string, fd: number): Promise<SourceEntry> => {
+    const file = await spool.park(fd);
+    return { path, type: 'file', mode: 0o640, mtimeMs: now, size: file.size, open: () => file.open() };
   };
   let completed = false;
   try {
@@ -83,7 +71,7 @@ export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBac
         const [rows] = await connection.query(`SHOW CREATE TABLE ${qualified(db, table.name)}`);
         creates.set(table.name, (rows as Row[])[0]!['Create Table']!);
       }
-      const copies = new Map<string, { ibd: string; cfg: string }>();
+      const copies = new Map<string, { ibd: number; cfg: number }>();
       if (chosen.length > 0) {
         try {
           await connection.query(`FLUSH TABLES ${chosen.map((t) => qualified(db, t.name)).join(', ')} FOR EXPORT`);
@@ -96,14 +84,13 @@ export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBac
           for (const table of chosen) {
             throwIfAborted(ctx.signal);
             const base = join(datadir, db, table.name);
-            const to = join(spool, `${copies.size}`);
             try {
-              await copyFile(`${base}.ibd`, `${to}.ibd`);
-              await copyFile(`${base}.cfg`, `${to}.cfg`);
+              // The .cfg goes at UNLOCK TABLES: both files are copied while the lock is held.
+              const ibd = await spool.take((to) => copyFile(`${base}.ibd`, to));
+              copies.set(table.name, { ibd, cfg: await spool.take((to) => copyFile(`${base}.cfg`, to)) });
             } catch (error) {
               throw new SourceError('SOURCE_UNREADABLE', `cannot copy the files of ${db}.${table.name} from ${datadir} (${(error as NodeJS.ErrnoException).code}): is the table in its own tablespace (innodb_file_per_table), and is datadir right? Or use mode=logical`, { plugin: 'mysql', cause: error });
             }
-            copies.set(table.name, { ibd: `${to}.ibd`, cfg: `${to}.cfg` });
           }
         } finally {
           // Writers wait while the export lock is held: release it before anything else can go wrong.
@@ -116,15 +103,14 @@ export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBac
         yield { path: `${db}/${table.name}`, type: 'dir', mode: 0o755, mtimeMs: now, size: 0, metadata: { table: table.name } };
         const create = Buffer.from(`${creates.get(table.name)!};\n`, 'utf8');
         yield { path: `${db}/${table.name}/${TABLE_FILE}`, type: 'file', mode: 0o644, mtimeMs: now, size: create.length, open: () => Readable.from([create]) };
-        yield spooled(`${db}/${table.name}/${CFG_FILE}`, copy.cfg, (await stat(copy.cfg)).size);
-        yield spooled(`${db}/${table.name}/${IBD_FILE}`, copy.ibd, (await stat(copy.ibd)).size);
+        yield await spooled(`${db}/${table.name}/${CFG_FILE}`, copy.cfg);
+        yield await spooled(`${db}/${table.name}/${IBD_FILE}`, copy.ibd);
       }
     }
     completed = true;
   } finally {
     await connection.end().catch(() => connection.destroy());
-    finished = true;
-    if (!completed || pending === 0) await rm(spool, { recursive: true, force: true });
+    await (completed ? spool.removeDirectory() : spool.dispose());
   }
 }
 

@@ -3,9 +3,9 @@ import { createServer } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, SourceError, createCairn } from '@cairn/core';
+import { AbortedError, ConfigError, SourceError, createCairn } from '@cairn/core';
 import type { Cairn } from '@cairn/core';
-import { memoryTarget } from '@cairn/testkit';
+import { describeSourceConformance, memoryTarget } from '@cairn/testkit';
 import { mysqlSource, parseMysqlUrl } from '../src/index.js';
 import { adminConnection, mysqlServer } from './mysql-services.js';
 
@@ -60,6 +60,8 @@ afterAll(async () => {
   for (const name of created) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
   await admin.end();
 });
+
+describeSourceConformance('mysql', async () => ({ source: mysqlSource({ ...server, databases: [db] }) }));
 
 async function newCairn(): Promise<{ cairn: Cairn; repository: { target: ReturnType<typeof memoryTarget>; password: string } }> {
   const cairn = createCairn({ targets: [memoryTarget], sources: [mysqlSource], env: { MYSQL_PWD: server.password } });
@@ -153,6 +155,56 @@ describe('mysql source (logical) against MariaDB', () => {
     expect((down as Error).message).toMatch(/cannot reach the MySQL server at 127\.0\.0\.1:\d+ for a backup \(ECONNREFUSED\)/);
     expect(Date.now() - started).toBeLessThan(5000);
     for (const error of [denied, missing, down]) expect((error as Error).message).not.toContain(server.password);
+    expect(await cairn.snapshots({ repository })).toEqual([]);
+    await cairn.close();
+  });
+
+  it('gives up on a server that accepts the connection but never answers, within the connect timeout', async () => {
+    const sockets: Array<import('node:net').Socket> = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const { cairn, repository } = await newCairn();
+      const started = Date.now();
+      const error = await cairn.backup({ repository, sources: [mysqlSource({ ...server, port, databases: [db], connectTimeoutMs: 1000 })] }).catch((e: unknown) => e);
+      expect((error as SourceError).code).toBe('SOURCE_UNREADABLE');
+      expect((error as Error).message).toMatch(/MySQL server at 127\.0\.0\.1:\d+/);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await cairn.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('ends its snapshot transaction when a backup is aborted: the table can be altered right after', async () => {
+    const aborting = `${prefix}_abort`;
+    created.push(aborting);
+    await admin.query(`CREATE DATABASE \`${aborting}\`; CREATE TABLE \`${aborting}\`.a (id INT PRIMARY KEY, v VARCHAR(200)); CREATE TABLE \`${aborting}\`.b (id INT PRIMARY KEY);
+      INSERT INTO \`${aborting}\`.a SELECT seq, REPEAT('x', 200) FROM seq_1_to_20000;`);
+    const { cairn, repository } = await newCairn();
+    const controller = new AbortController();
+    // Aborted when the repository takes table a's CREATE: by then its rows were read, so the
+    // snapshot transaction holds a metadata lock on it, and table b is still to come.
+    const source = mysqlSource({ ...server, databases: [aborting] });
+    const watched = { ...source, entries: async function* (ctx: Parameters<typeof source.entries>[0]) {
+      for await (const entry of source.entries(ctx)) {
+        if (entry.path === `${aborting}/a/create.sql`) controller.abort();
+        yield entry;
+      }
+    } };
+    const error = await cairn.backup({ repository, sources: [watched], signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+    // A consistent-snapshot transaction left open would hold a metadata lock that makes ALTER wait.
+    const probe = await mysql.createConnection(server);
+    try {
+      await probe.query('SET SESSION lock_wait_timeout = 2');
+      await probe.query(`ALTER TABLE \`${aborting}\`.a ADD COLUMN extra INT`);
+      await probe.query(`INSERT INTO \`${aborting}\`.b VALUES (1)`);
+    } finally {
+      await probe.end();
+    }
     expect(await cairn.snapshots({ repository })).toEqual([]);
     await cairn.close();
   });

@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SourceError, createCairn } from '@cairn/core';
+import { AbortedError, SourceError, createCairn } from '@cairn/core';
 import type { Cairn } from '@cairn/core';
-import { memoryTarget } from '@cairn/testkit';
+import { backupContext, memoryTarget } from '@cairn/testkit';
+import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { mysqlSource } from '../src/index.js';
 import { adminConnection, mysqlServer } from './mysql-services.js';
@@ -49,6 +52,9 @@ describe('mysql source, tablespace mode', () => {
     await admin.query(`UPDATE \`${db}\`.items SET price = 9.99 WHERE id = 1; INSERT INTO \`${db}\`.items VALUES (3, 'new', 0x01, 1.00);`);
     const v2 = await rows(db);
     const second = await cairn.backup({ repository, sources: [cairn.resolveSource(url(db))] });
+    // The unchanged tables' files come out the same: the repository stores almost nothing new.
+    const third = await cairn.backup({ repository, sources: [cairn.resolveSource(url(db))] });
+    expect(third.snapshot.summary.bytesAdded).toBeLessThan(first.snapshot.summary.bytesAdded / 2);
     const paths = (await cairn.ls({ repository, snapshot: second.snapshot.id })).map((e) => e.path);
     expect(paths).toContain(`mysql-${db}/${db}/items/data.ibd`);
 
@@ -78,6 +84,76 @@ describe('mysql source, tablespace mode', () => {
     expect((error as SourceError).code).toBe('SOURCE_UNREADABLE');
     expect((error as Error).message).toBe(`[mysql] table ${other}.old cannot be exported as a tablespace (its engine is MyISAM): back it up with mode=logical, or exclude it`);
     await cairn.close();
+  });
+
+  it('refuses a partitioned table, suggesting logical mode', async () => {
+    const other = `${prefix}_parts`;
+    created.push(other);
+    await admin.query(`CREATE DATABASE \`${other}\`; CREATE TABLE \`${other}\`.p (id INT PRIMARY KEY) ENGINE=InnoDB PARTITION BY HASH (id) PARTITIONS 2;`);
+    const { cairn, repository } = await newCairn();
+    const error = await cairn.backup({ repository, sources: [cairn.resolveSource(url(other))] }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(`[mysql] table ${other}.p cannot be exported as a tablespace (it is partitioned): back it up with mode=logical, or exclude it`);
+    await cairn.close();
+  });
+
+  it('fails after the lock wait timeout when another session holds a table locked', async () => {
+    const locker = await mysql.createConnection(server);
+    await locker.query(`LOCK TABLES \`${db}\`.items WRITE`);
+    try {
+      const { cairn, repository } = await newCairn();
+      const started = Date.now();
+      const error = await cairn.backup({ repository, sources: [mysqlSource({ ...server, databases: [db], mode: 'tablespace', lockWaitTimeoutSeconds: 1 })] }).catch((e: unknown) => e);
+      expect((error as SourceError).code).toBe('SOURCE_UNREADABLE');
+      expect((error as Error).message).toBe(`[mysql] tables of ${db} are locked by another session (waited 1 s, lock_wait_timeout): try again later, or raise lockWaitTimeoutSeconds`);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      await cairn.close();
+    } finally {
+      await locker.query('UNLOCK TABLES');
+      await locker.end();
+    }
+  });
+
+  it('releases the export lock when the backup is aborted while it holds it, and when the consumer stops early', async () => {
+    const spools = async () => (await readdir(tmpdir())).filter((n) => n.startsWith('cairn-mysql-ibd-'));
+    const before = new Set(await spools());
+    // A signal that turns aborted at its second check: the first is before the database, the
+    // second inside the copy loop, while FLUSH TABLES … FOR EXPORT is held.
+    const controller = new AbortController();
+    let checks = 0;
+    const signal = {
+      get aborted() {
+        if (++checks === 2) controller.abort();
+        return controller.signal.aborted;
+      },
+      get reason() {
+        return controller.signal.reason as unknown;
+      },
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+    } as unknown as AbortSignal;
+    const source = mysqlSource({ ...server, databases: [db], mode: 'tablespace' });
+    const aborted = await (async () => {
+      for await (const entry of source.entries(backupContext(signal))) void entry;
+    })().catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(AbortedError);
+    expect(checks).toBeGreaterThanOrEqual(2);
+    const writable = async () => {
+      const probe = await mysql.createConnection(server);
+      try {
+        await probe.query('SET SESSION lock_wait_timeout = 2');
+        await probe.query(`INSERT INTO \`${db}\`.tags VALUES (1, 'probe')`);
+        await probe.query(`DELETE FROM \`${db}\`.tags WHERE tag = 'probe'`);
+      } finally {
+        await probe.end();
+      }
+    };
+    await writable();
+
+    // The consumer stops after the first file: the lock is gone, and so are the spooled copies once the generator ends.
+    for await (const entry of source.entries(backupContext())) if (entry.type === 'file') break;
+    await writable();
+    // Polled: another test process may have a spool of its own open for a moment.
+    await expect.poll(async () => (await spools()).filter((n) => !before.has(n)), { timeout: 10_000 }).toEqual([]);
   });
 
   it('says so when the data directory cannot be reached from here', async () => {

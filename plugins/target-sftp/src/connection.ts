@@ -28,7 +28,7 @@ interface SftpClientV12 {
 }
 
 /** ssh2's SFTP session with the two internals it fills in from the server's hello. */
-export type RawSftp = SFTPWrapper & { _extensions?: Record<string, string>; _maxWriteLen?: number };
+export type RawSftp = SFTPWrapper & { _extensions?: Record<string, string>; _maxWriteLen?: number; _maxReadLen?: number };
 
 /** Everything a connection needs, read once per store: the key file and the host-key check. */
 export interface ConnectionSettings {
@@ -63,6 +63,11 @@ export class SftpConnection {
   /** Whether the server offered an SFTP extension (`posix-rename@openssh.com`, `fsync@openssh.com`…). */
   supports(extension: string): boolean {
     return this.sftp._extensions?.[extension] !== undefined;
+  }
+
+  /** The largest READ the server answers in full (OpenSSH tells through limits@openssh.com). */
+  get maxReadLength(): number {
+    return this.sftp._maxReadLen ?? 32 * 1024;
   }
 
   /** The largest WRITE the server accepts (OpenSSH tells through limits@openssh.com). */

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { TargetError, isReplayable, isTransientNetworkError, throwIfAborted, withRetry, withTimeout } from '@cairn/core';
+import { AbortedError, TargetError, isReplayable, isTransientNetworkError, throwIfAborted, withRetry, withTimeout } from '@cairn/core';
 import type { BlobInfo, BlobStore, ByteRange, Logger } from '@cairn/core';
 import type { ConnectionPool } from './connection-pool.js';
 import type { RawSftp, SftpConnection } from './connection.js';
@@ -10,7 +9,9 @@ import { SFTP_STATUS, codeOf, isNoSuchFile, toTargetError } from './sftp-errors.
 import type { ParsedSftpOptions } from './sftp-options.js';
 import { writeBody } from './write-file.js';
 
-const READ_CHUNK = 1024 * 1024;
+/** Bytes per READ request (OpenSSH answers at most 256 KiB) and requests kept in flight per read. */
+const READ_PIECE = 256 * 1024;
+const READS_IN_FLIGHT = 16;
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
 export interface StoreSettings {
@@ -160,25 +161,11 @@ export function sftpStore(settings: StoreSettings): Omit<BlobStore, 'capabilitie
     }
   }
 
-  async function openRead(path: string, range: ByteRange | undefined, position: number): Promise<{ stream: Readable; connection: SftpConnection; release: () => void }> {
+  async function openRead(path: string): Promise<OpenFile> {
     const { connection, release } = await pool.acquire();
     try {
-      const start = (range?.offset ?? 0) + position;
-      const stream = connection.client.createReadStream(path, {
-        start,
-        ...(range ? { end: range.offset + range.length - 1 } : {}),
-        highWaterMark: READ_CHUNK,
-      });
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          stream.once('ready', resolve);
-          stream.once('error', reject);
-        }),
-        options.timeoutMs,
-        `opening ${path} on ${server}`,
-        { plugin: 'sftp', onTimeout: () => pool.drop(connection) },
-      );
-      return { stream, connection, release };
+      const handle = await withTimeout(call<Buffer>((cb) => connection.sftp.open(path, 'r', cb)), options.timeoutMs, `opening ${path} on ${server}`, { plugin: 'sftp', onTimeout: () => pool.drop(connection) });
+      return { handle, connection, release };
     } catch (error) {
       release();
       const mapped = toTargetError(error, { action: 'reading', path, server, connectionBroken: connection.broken });
@@ -187,47 +174,89 @@ export function sftpStore(settings: StoreSettings): Omit<BlobStore, 'capabilitie
     }
   }
 
+  /** Closes a file opened for reading, quietly: the read is over either way. */
+  function closeRead(file: OpenFile): void {
+    if (!file.connection.broken) {
+      try {
+        file.connection.sftp.close(file.handle, () => undefined);
+      } catch {
+        // The channel closed under us; the handle went with it.
+      }
+    }
+    file.release();
+  }
+
   /**
-   * Streams a file. When the connection drops mid-way, reading resumes where it stopped on a new
-   * connection (within the retry budget); a read is only ever complete when every byte came.
+   * Streams a file (or a range of it) with many READ requests in flight, as the writes do: one
+   * request at a time would cap a read at one buffer per round trip. When the connection drops
+   * mid-way, reading resumes where it stopped on a new connection (within the retry budget); a
+   * read is only ever complete when every byte came.
    */
-  async function* readFrom(path: string, range: ByteRange | undefined, first: Awaited<ReturnType<typeof openRead>>, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
-    let current: Awaited<ReturnType<typeof openRead>> | undefined = first;
-    let position = 0;
+  async function* readFrom(path: string, range: ByteRange | undefined, first: OpenFile, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    let current: OpenFile | undefined = first;
+    const start = range?.offset ?? 0;
+    const end = range ? range.offset + range.length : Infinity;
+    let position = start;
     let resumes = 0;
     try {
       for (;;) {
-        const { stream, connection } = current!;
-        const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const file: OpenFile = current!;
         try {
-          for (;;) {
-            throwIfAborted(signal);
-            const next = await withTimeout(chunks.next(), options.timeoutMs, `reading ${path} on ${server}`, { plugin: 'sftp', onTimeout: () => pool.drop(connection) });
-            if (next.done) break;
-            position += next.value.length;
-            yield next.value;
+          for await (const chunk of readPipelined(file, position, end, signal)) {
+            position += chunk.length;
+            yield chunk;
           }
-          // ssh2 reports a dropped connection as an error, but be sure a cut is never taken for the end.
-          if (connection.broken) throw new TargetError('TARGET_UNAVAILABLE', `lost the connection to ${server} while reading ${path}`, { plugin: 'sftp' });
+          if (file.connection.broken) throw new TargetError('TARGET_UNAVAILABLE', `lost the connection to ${server} while reading ${path}`, { plugin: 'sftp' });
           // A range past the end of the object comes back short, as a local file read would.
           return;
         } catch (error) {
-          const mapped = toTargetError(error, { action: 'reading', path, server, connectionBroken: connection.broken });
-          if ((mapped as TargetError).code !== 'TARGET_UNAVAILABLE' || resumes >= options.retries) throw mapped;
-          pool.drop(connection);
-          stream.destroy();
-          current.release();
+          const mapped = error instanceof AbortedError ? error : toTargetError(error, { action: 'reading', path, server, connectionBroken: file.connection.broken });
+          if (!(mapped instanceof TargetError) || mapped.code !== 'TARGET_UNAVAILABLE' || resumes >= options.retries) throw mapped;
+          pool.drop(file.connection);
+          closeRead(file);
           current = undefined;
           resumes++;
-          logger.debug(`[sftp] ${mapped.message}; resuming at byte ${position}`);
-          current = await retrying(() => openRead(path, range, position), signal, options.retries + 1 - resumes);
+          logger.debug(`[sftp] ${mapped.message}; resuming at byte ${position - start}`);
+          current = await retrying(() => openRead(path), signal, options.retries + 1 - resumes);
         }
       }
     } finally {
-      if (current) {
-        current.stream.destroy();
-        current.release();
+      if (current) closeRead(current);
+    }
+  }
+
+  /** READ requests of one piece each, up to READS_IN_FLIGHT ahead of the one being yielded, in order. */
+  async function* readPipelined(file: OpenFile, from: number, end: number, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    const piece = Math.min(READ_PIECE, file.connection.maxReadLength);
+    const pending: Array<{ position: number; length: number; result: Promise<Buffer> }> = [];
+    let next = from;
+    const fill = () => {
+      while (pending.length < READS_IN_FLIGHT && next < end) {
+        const length = Math.min(piece, end - next);
+        const position = next;
+        next += length;
+        const result = withTimeout(
+          call<Buffer>((cb) => file.connection.sftp.read(file.handle, Buffer.allocUnsafe(length), 0, length, position, (error, bytes, buffer) => cb(error, error ? buffer : buffer.subarray(0, bytes)))),
+          options.timeoutMs, `reading at byte ${position} on ${server}`, { plugin: 'sftp', onTimeout: () => pool.drop(file.connection) },
+        );
+        result.catch(() => undefined); // awaited in order below; one asked past the end may be abandoned
+        pending.push({ position, length, result });
       }
+    };
+    fill();
+    while (pending.length > 0) {
+      throwIfAborted(signal);
+      const { position, length, result } = pending.shift()!;
+      const data = await result;
+      if (data.length > 0) yield data;
+      if (data.length < length) {
+        // A short answer: the end of the file, or a server that sends less. What was asked beyond
+        // it is dropped; an empty answer ends the read, any other continues right after it.
+        pending.length = 0;
+        if (data.length === 0) return;
+        next = position + data.length;
+      }
+      fill();
     }
   }
 
@@ -242,15 +271,14 @@ export function sftpStore(settings: StoreSettings): Omit<BlobStore, 'capabilitie
     async get(key, { range, signal } = {}) {
       const path = pathOf(key);
       throwIfAborted(signal);
-      const opened = await retrying(() => openRead(path, range, 0), signal).catch((error: unknown) => {
+      const opened = await retrying(() => openRead(path), signal).catch((error: unknown) => {
         if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') {
           throw new TargetError('TARGET_NOT_FOUND', `no object ${key} in ${root} on ${server}`, { plugin: 'sftp', cause: error });
         }
         throw error;
       });
       if (range && range.length <= 0) {
-        opened.stream.destroy();
-        opened.release();
+        closeRead(opened);
         return (async function* () {})();
       }
       return readFrom(path, range, opened, signal);
@@ -350,6 +378,13 @@ export function sftpStore(settings: StoreSettings): Omit<BlobStore, 'capabilitie
   async function removeQuietly(path: string): Promise<void> {
     await onConnection('removing', path, (connection) => connection.client.delete(path, true)).catch(() => undefined);
   }
+}
+
+/** A file opened for reading on one pooled connection. */
+interface OpenFile {
+  handle: Buffer;
+  connection: SftpConnection;
+  release: () => void;
 }
 
 interface Entry {

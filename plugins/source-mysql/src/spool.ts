@@ -1,0 +1,100 @@
+import { close, createReadStream, fstat, open } from 'node:fs';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const openFd = promisify(open);
+const closeFd = promisify(close);
+const fstatFd = promisify(fstat);
+
+/** A file parked in the spool: its exact size, readable once. */
+export interface Spooled {
+  readonly size: number;
+  /** Streams the content, then closes the file. */
+  open(): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Temporary files for content whose exact size an entry must state before it is read (a table's
+ * dump, a copied tablespace). Each file is unlinked as soon as it is opened, so nothing is left on
+ * disk whatever happens — also when the repository never opens an entry: its descriptor (a plain
+ * number, which garbage collection never closes behind our back) keeps the file until it is read,
+ * or until `dispose()` after a failed backup.
+ */
+export class Spool {
+  #dir: Promise<string> | undefined;
+  readonly #open = new Set<number>();
+  #counter = 0;
+
+  constructor(private readonly prefix: string) {}
+
+  /** A new, already unlinked file: write it through the returned descriptor, then `park()` it. */
+  async create(): Promise<number> {
+    return this.#adopt(await this.#path(), 'w+');
+  }
+
+  /** Moves `fill`'s file (written at the path it is given) into the spool, unlinked. */
+  async take(fill: (path: string) => Promise<void>): Promise<number> {
+    const path = await this.#path();
+    try {
+      await fill(path);
+    } catch (error) {
+      await rm(path, { force: true });
+      throw error;
+    }
+    return this.#adopt(path, 'r');
+  }
+
+  /** The written file as an entry's content. */
+  async park(fd: number): Promise<Spooled> {
+    const { size } = await fstatFd(fd);
+    let opened = false;
+    return {
+      size,
+      open: () => {
+        if (opened) throw new Error('a spooled file is read once');
+        opened = true;
+        return this.#read(fd);
+      },
+    };
+  }
+
+  /** The folder is empty once every file is opened: it goes at once; the files live on unlinked. */
+  async removeDirectory(): Promise<void> {
+    const dir = this.#dir;
+    this.#dir = undefined;
+    if (dir) await rm(await dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Closes every file not read yet (a failed or aborted backup) and removes the folder. */
+  async dispose(): Promise<void> {
+    await Promise.all([...this.#open].map((fd) => this.#close(fd)));
+    await this.removeDirectory();
+  }
+
+  async #path(): Promise<string> {
+    this.#dir ??= mkdtemp(join(tmpdir(), this.prefix));
+    return join(await this.#dir, `${++this.#counter}`);
+  }
+
+  async #adopt(path: string, flags: string): Promise<number> {
+    const fd = await openFd(path, flags, 0o600);
+    this.#open.add(fd);
+    await unlink(path);
+    return fd;
+  }
+
+  async *#read(fd: number): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+    } finally {
+      await this.#close(fd);
+    }
+  }
+
+  async #close(fd: number): Promise<void> {
+    if (!this.#open.delete(fd)) return;
+    await closeFd(fd).catch(() => undefined);
+  }
+}
