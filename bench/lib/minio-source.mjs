@@ -4,12 +4,12 @@
 // backup of the unchanged bucket, as a fraction of the first. The bucket is created once (from
 // deterministic data) and kept for later runs; everything else is removed at the end.
 import { createCipheriv, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { aptInstall } from './install.mjs';
 import { runMeasured, runPlain } from './measure.mjs';
 import { table } from './report.mjs';
+import { readServiceEnv } from './services.mjs';
 
 const KiB = 1024;
 const MiB = 2 ** 20;
@@ -17,15 +17,6 @@ const PASSWORD = 'cairn-bench-password';
 /** Bumped when the generated objects change, so an old bucket is not taken for the new data. */
 const GENERATION = 1;
 
-/** Reads `export NAME=value` lines that `scripts/services env` prints. */
-function readServiceEnv(file) {
-  const env = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (match) env[match[1]] = match[2];
-  }
-  return env;
-}
 
 /**
  * Object `i` of the bucket: its key (spread over nested prefixes) and size. Sizes run from 1 KiB to
@@ -66,7 +57,7 @@ export async function runMinioSourceBench({ repoRoot, workDir, timeoutMs, gnuTim
 
   const up = await runPlain(join(repoRoot, 'scripts/services'), ['up', 'minio']);
   if (up.code !== 0) throw new Error(`scripts/services up failed: ${up.stderr.trim().split('\n').pop()}`);
-  const s = readServiceEnv(join(process.env.CAIRN_SERVICES_DIR ?? '/tmp/cairn-services', 'env'));
+  const s = readServiceEnv();
   if ((await runPlain('rclone', ['version'])).code !== 0) {
     const installed = await aptInstall(['rclone'], log);
     if (!installed.ok) throw new Error(`rclone is needed for the MinIO comparison: ${installed.message}`);

@@ -9,12 +9,12 @@
 //    bytes added as a fraction of the table's size.
 // Every restore is checked with CHECKSUM TABLE against the source. The dataset database is generated
 // once from deterministic rows and kept for later runs; everything else is removed at the end.
-import { readFileSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { aptInstall } from './install.mjs';
 import { runMeasured, runPlain } from './measure.mjs';
 import { table } from './report.mjs';
+import { readServiceEnv } from './services.mjs';
 
 const MiB = 2 ** 20;
 const PASSWORD = 'cairn-bench-password';
@@ -23,15 +23,6 @@ const GENERATION = 2;
 /** About what one generated row takes in InnoDB. */
 const ROW_BYTES = 1024;
 
-/** Reads `export NAME=value` lines that `scripts/services env` prints. */
-function readServiceEnv(file) {
-  const env = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (match) env[match[1]] = match[2];
-  }
-  return env;
-}
 
 /**
  * Runs the section. Resolves `{ ok, error, rows, markdown, …figures }`: `rows` are the table's rows
@@ -44,7 +35,7 @@ export async function runMysqlSource({ repoRoot, workDir, timeoutMs, gnuTime, lo
   const rowCount = Math.round((mib * MiB) / ROW_BYTES);
   const up = await runPlain(join(repoRoot, 'scripts/services'), ['up', 'mariadb']);
   if (up.code !== 0) throw new Error(`scripts/services up failed: ${up.stderr.trim().split('\n').pop()}`);
-  const s = readServiceEnv(join(process.env.CAIRN_SERVICES_DIR ?? '/tmp/cairn-services', 'env'));
+  const s = readServiceEnv();
   if ((await runPlain('mariadb-backup', ['--version'])).code !== 0) {
     const installed = await aptInstall(['mariadb-backup'], log);
     if (!installed.ok) log(`[mysql source] mariadb-backup unavailable (${installed.message}): the tablespace rows show Cairn alone`);

@@ -1,26 +1,17 @@
 // The remote section of `pnpm bench`: the dataset backed up by Cairn to each test server (SFTP,
 // FTP, S3/MinIO) and restored, side by side with `rclone copy` of the same folder to the same
 // server and back. The servers come from scripts/services; rclone from Debian.
-import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { aptInstall } from './install.mjs';
 import { runMeasured, runPlain } from './measure.mjs';
 import { table } from './report.mjs';
+import { readServiceEnv } from './services.mjs';
 import { describeTree } from './tree.mjs';
 
 const MiB = 2 ** 20;
 const PASSWORD = 'cairn-bench-password';
 
-/** Reads `export NAME=value` lines that `scripts/services env` prints. */
-function readServiceEnv(file) {
-  const env = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (match) env[match[1]] = match[2];
-  }
-  return env;
-}
 
 /** Content only (size, path, hash of each regular file): rclone keeps neither modes nor symlinks. */
 const contentOf = (tree) => tree.lines.filter((l) => l.startsWith('f ')).map((l) => l.split(' ').slice(2).join(' ')).join('\n');

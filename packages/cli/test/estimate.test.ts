@@ -1,11 +1,9 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, expectOneErrorLine, tempDir } from './helpers.js';
+import { cli, expectOneErrorLine, linkCairnPackages, tempDir } from './helpers.js';
 
 /** `cairn estimate JOB` and a job's sizeLimit, on a real files source and repository. */
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 let dir: { path: string; cleanup: () => Promise<void> };
 const env = () => ({ CAIRN_PASSWORD: 'estimate-cli-password' });
 const run = (args: string[]) => cli(args, { env: env(), cwd: dir.path });
@@ -22,10 +20,7 @@ export default defineConfig({
 
 beforeEach(async () => {
   dir = await tempDir('cairn-estimate-cli-');
-  await mkdir(join(dir.path, 'node_modules/@cairn'), { recursive: true });
-  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files']] as const) {
-    await symlink(join(root, path), join(dir.path, 'node_modules/@cairn', name));
-  }
+  await linkCairnPackages(dir.path, ['core', 'source-files']);
   await mkdir(join(dir.path, 'data/sub'), { recursive: true });
   await writeFile(join(dir.path, 'data/a.bin'), Buffer.alloc(300_000, 1));
   await writeFile(join(dir.path, 'data/sub/b.txt'), 'b'.repeat(1000));

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { run } from '../src/main.js';
 
 export interface CliResult {
@@ -43,4 +44,18 @@ export function expectOneErrorLine(stderr: string): string {
   if (!lines[0]!.startsWith('cairn: ')) throw new Error(`expected "cairn: …", got: ${lines[0]}`);
   if (/\n\s+at /.test(stderr) || /\bat .*:\d+:\d+\)?$/m.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
   return lines[0]!;
+}
+
+const workspace = fileURLToPath(new URL('../../..', import.meta.url));
+
+/**
+ * Makes `dir` look like a host app with @cairn packages installed: node_modules/@cairn/<name>
+ * links to this workspace's packages (`core` → packages/core, `source-files` → plugins/source-files),
+ * so a cairn.config there imports them as a user's would.
+ */
+export async function linkCairnPackages(dir: string, names: string[]): Promise<void> {
+  await mkdir(join(dir, 'node_modules/@cairn'), { recursive: true });
+  for (const name of names) {
+    await symlink(join(workspace, name === 'core' ? 'packages/core' : `plugins/${name}`), join(dir, 'node_modules/@cairn', name));
+  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteScheduleState } from '@cairn/core';
-import { cli, expectOneErrorLine, tempDir } from './helpers.js';
+import { cli, expectOneErrorLine, linkCairnPackages, tempDir } from './helpers.js';
 
 /** `cairn history`, `cairn logs`, `cairn pause` and `cairn resume` on a config's state folder. */
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -13,10 +13,7 @@ const env = () => ({ CAIRN_PASSWORD: 'history-cli-password' });
 
 beforeEach(async () => {
   dir = await tempDir('cairn-history-cli-');
-  await mkdir(join(dir.path, 'node_modules/@cairn'), { recursive: true });
-  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files']] as const) {
-    await symlink(join(root, path), join(dir.path, 'node_modules/@cairn', name));
-  }
+  await linkCairnPackages(dir.path, ['core', 'source-files']);
   await mkdir(join(dir.path, 'data'), { recursive: true });
   await writeFile(join(dir.path, 'data/a.txt'), 'alpha\n');
   await writeFile(join(dir.path, 'cairn.config.mjs'), `import { defineConfig } from '@cairn/core';

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, tempDir } from './helpers.js';
+import { cli, linkCairnPackages, tempDir } from './helpers.js';
 
 /**
  * Notifications from `cairn run`, configured as a user would, reaching a real HTTP receiver and
  * the real SMTP server of scripts/services.
  */
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const smtp = Object.fromEntries(['CAIRN_TEST_SMTP_HOST', 'CAIRN_TEST_SMTP_PORT', 'CAIRN_TEST_SMTP_USER', 'CAIRN_TEST_SMTP_PASSWORD', 'CAIRN_TEST_SMTP_MAILDIR'].map((name) => {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run scripts/services up (vitest reads /tmp/cairn-services/env)`);
@@ -38,10 +36,7 @@ beforeEach(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   hookUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/cairn`;
-  await mkdir(join(dir.path, 'node_modules/@cairn'), { recursive: true });
-  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files'], ['notifier-webhook', 'plugins/notifier-webhook'], ['notifier-email', 'plugins/notifier-email']] as const) {
-    await symlink(join(root, path), join(dir.path, 'node_modules/@cairn', name));
-  }
+  await linkCairnPackages(dir.path, ['core', 'source-files', 'notifier-webhook', 'notifier-email']);
   await mkdir(join(dir.path, 'data'), { recursive: true });
   await writeFile(join(dir.path, 'data/a.txt'), 'alpha\n');
 });

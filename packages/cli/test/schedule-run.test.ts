@@ -1,24 +1,19 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, tempDir } from './helpers.js';
+import { cli, linkCairnPackages, tempDir } from './helpers.js';
 
 /**
  * `cairn schedule run`: two scheduler processes' worth (two in-process runs of the command) share
  * one state folder and fire a schedule every two seconds; each slot runs exactly once between
  * them, and a pause from a third command stops them.
  */
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 let dir: { path: string; cleanup: () => Promise<void> };
 const env = { CAIRN_PASSWORD: 'schedule-run-password' };
 
 beforeEach(async () => {
   dir = await tempDir('cairn-schedule-run-');
-  await mkdir(join(dir.path, 'node_modules/@cairn'), { recursive: true });
-  for (const [name, path] of [['core', 'packages/core'], ['source-files', 'plugins/source-files']] as const) {
-    await symlink(join(root, path), join(dir.path, 'node_modules/@cairn', name));
-  }
+  await linkCairnPackages(dir.path, ['core', 'source-files']);
   await mkdir(join(dir.path, 'data'), { recursive: true });
   await writeFile(join(dir.path, 'data/a.txt'), 'alpha\n');
   await writeFile(join(dir.path, 'cairn.config.mjs'), `import { defineConfig } from '@cairn/core';

@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
-import { CairnError } from './errors.js';
+import { openStateDatabase } from './state-database.js';
 
 /**
  * Abort requests shared by processes through one SQLite file (the CLI's state folder): `cairn
@@ -21,18 +18,7 @@ export interface AbortRequests {
 }
 
 export function sqliteAbortRequests(options: { path: string; busyTimeoutMs?: number }): AbortRequests {
-  const path = options.path === ':memory:' ? options.path : resolve(options.path);
-  const sqlite = process.getBuiltinModule('node:sqlite');
-  let db: DatabaseSync;
-  try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new sqlite.DatabaseSync(path);
-    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS abort_requests (run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_at TEXT NOT NULL)');
-  } catch (error) {
-    throw new CairnError('STATE_UNREADABLE', `cannot open the abort requests in ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
+  const db = openStateDatabase(options, 'CREATE TABLE IF NOT EXISTS abort_requests (run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_at TEXT NOT NULL)', 'abort requests', 'STATE_UNREADABLE');
   const insert = db.prepare('INSERT INTO abort_requests (run_id, reason, requested_at) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING');
   const select = db.prepare('SELECT reason FROM abort_requests WHERE run_id = ?');
   const watchers = new Set<NodeJS.Timeout>();

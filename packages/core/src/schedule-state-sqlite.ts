@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
-import { CairnError } from './errors.js';
+import { openStateDatabase } from './state-database.js';
 import type { ScheduleState, ScheduleStateStore } from './schedule.js';
 
 export interface SqliteScheduleStateOptions {
@@ -21,22 +18,11 @@ export interface SqliteScheduleState extends ScheduleStateStore {
  * disk) exactly one claims each slot — the claim is a single conditional UPSERT.
  */
 export function sqliteScheduleState(options: SqliteScheduleStateOptions): SqliteScheduleState {
-  const path = options.path === ':memory:' ? options.path : resolve(options.path);
-  const sqlite = process.getBuiltinModule('node:sqlite');
-  let db: DatabaseSync;
-  try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new sqlite.DatabaseSync(path);
-    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS schedule_state (
-      name TEXT PRIMARY KEY,
-      paused INTEGER NOT NULL DEFAULT 0,
-      last_slot TEXT
-    )`);
-  } catch (error) {
-    throw new CairnError('SCHEDULE_STATE_UNREADABLE', `cannot open the schedule state in ${path}: ${error instanceof Error ? error.message : String(error)}; move a damaged file aside (a new one is created)`, { cause: error });
-  }
+  const db = openStateDatabase(options, `CREATE TABLE IF NOT EXISTS schedule_state (
+    name TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    last_slot TEXT
+  )`, 'schedule state', 'SCHEDULE_STATE_UNREADABLE');
   const select = db.prepare('SELECT paused, last_slot FROM schedule_state WHERE name = ?');
   const pause = db.prepare('INSERT INTO schedule_state (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused');
   const claim = db.prepare(`INSERT INTO schedule_state (name, last_slot) VALUES (?, ?)

@@ -1,16 +1,5 @@
+import { formatSize } from '@cairn/core';
 import type { RunNotification } from '@cairn/core';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-function size(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
-}
 
 function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -25,7 +14,7 @@ const SIGN = { succeeded: '✔', failed: '✖', aborted: '■' } as const;
 export function subjectOf(n: RunNotification, prefix: string): string {
   const what = n.job ? `job ${n.job}${n.environment ? ` (${n.environment})` : ''}` : n.operation;
   const detail = n.status === 'succeeded'
-    ? `${n.bytesRead !== undefined ? `${size(n.bytesRead)} read, ` : ''}${n.bytesAdded !== undefined ? `${size(n.bytesAdded)} added` : ''}${n.snapshot?.incomplete ? `, ${n.warnings} skipped` : ''}`
+    ? `${n.bytesRead !== undefined ? `${formatSize(n.bytesRead)} read, ` : ''}${n.bytesAdded !== undefined ? `${formatSize(n.bytesAdded)} added` : ''}${n.snapshot?.incomplete ? `, ${n.warnings} skipped` : ''}`
     : n.error ? `${n.error.code}: ${n.error.message}` : '';
   const subject = `${prefix ? `${prefix} ` : ''}${SIGN[n.status]} ${what} ${n.status}${detail ? ` — ${detail}` : ''}`;
   // One line, and short enough for every mail client.
@@ -43,8 +32,8 @@ export function fieldsOf(n: RunNotification): Array<[string, string]> {
     ['Started', n.startedAt],
     ['Ended', n.endedAt],
     ['Duration', duration(n.durationMs)],
-    ['Read', n.bytesRead !== undefined ? size(n.bytesRead) : undefined],
-    ['Added to the repository', n.bytesAdded !== undefined ? size(n.bytesAdded) : undefined],
+    ['Read', n.bytesRead !== undefined ? formatSize(n.bytesRead) : undefined],
+    ['Added to the repository', n.bytesAdded !== undefined ? formatSize(n.bytesAdded) : undefined],
     ['Files', n.filesTotal !== undefined ? String(n.filesTotal) : undefined],
     ['Skipped entries', n.warnings ? `${n.warnings} (the snapshot is incomplete)` : undefined],
     ['Snapshot', n.snapshot ? `${n.snapshot.id} (${n.snapshot.time})` : undefined],

@@ -1,7 +1,6 @@
-import { JOB_PROFILES, estimateJob, findJob } from '@cairn/core';
-import type { JobProfile } from '@cairn/core';
+import { estimateJob, findJob } from '@cairn/core';
 import { configOption, jsonOption, type CommandSpec } from '../command.js';
-import { UsageError } from '../errors.js';
+import { jobRunChoice, jobRunOptions } from './job-options.js';
 import { formatBytes, plural, shortId, toJson } from '../output.js';
 
 export const estimateCommand: CommandSpec = {
@@ -13,22 +12,19 @@ export const estimateCommand: CommandSpec = {
     + 'the new data, before deduplication and compression. Says whether the job\'s sizeLimit would refuse the run.',
   examples: ['cairn estimate docs', 'cairn estimate site --env production --json'],
   options: {
-    env: { type: 'string', value: 'E', description: 'the environment to estimate, one of the job\'s' },
-    profile: { type: 'string', value: 'P', description: 'with-user-data (the default) or without-user-data: whether the job\'s userData sources are included' },
+    ...jobRunOptions,
     ...configOption,
     ...jsonOption,
   },
   positionals: { min: 1, max: 1, names: 'JOB' },
   async run(ctx) {
-    const environment = ctx.string('env');
-    if (environment !== undefined && !environment.trim()) throw new UsageError('CLI_BAD_VALUE', '--env needs an environment name');
-    const profile = ctx.string('profile');
-    if (profile !== undefined && !(JOB_PROFILES as readonly string[]).includes(profile)) throw new UsageError('CLI_BAD_VALUE', `--profile must be ${JOB_PROFILES.join(' or ')}, got "${profile}"`);
+    const choice = jobRunChoice(ctx);
+    const { environment } = choice;
     const config = await ctx.config();
     const name = ctx.positionals[0]!;
     ctx.noteRepository(config.repositories[findJob(config, name).repository]?.url ?? '?');
     const cairn = await ctx.cairn();
-    const result = await estimateJob(cairn, config, { job: name, signal: ctx.signal, ...(environment !== undefined ? { environment } : {}), ...(profile !== undefined ? { profile: profile as JobProfile } : {}) }, ctx.io.env);
+    const result = await estimateJob(cairn, config, { job: name, signal: ctx.signal, ...choice }, ctx.io.env);
     const { estimate } = result;
     if (ctx.json) {
       ctx.print(toJson({ ...result, environment: result.environment ?? null, sizeLimit: result.sizeLimit ?? null }).trimEnd());

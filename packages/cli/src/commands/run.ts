@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { JOB_PROFILES, findJob, runJob } from '@cairn/core';
-import type { JobProfile } from '@cairn/core';
+import { findJob, runJob } from '@cairn/core';
 import { configOption, jsonOption, type CommandSpec } from '../command.js';
-import { UsageError, exitCodes } from '../errors.js';
+import { jobRunChoice, jobRunOptions } from './job-options.js';
+import { exitCodes } from '../errors.js';
 import { backupLine, plural, shortId, toJson } from '../output.js';
 import { withProgress } from '../progress.js';
 import { abortable } from '../state.js';
@@ -16,17 +16,13 @@ export const runCommand: CommandSpec = {
     + 'to its own snapshots and prunes. Exits with the run\'s status: 0 done, 1 failed, 3 saved but incomplete.',
   examples: ['cairn run docs', 'cairn run site --env production --json'],
   options: {
-    env: { type: 'string', value: 'E', description: 'the environment to back up, one of the job\'s' },
-    profile: { type: 'string', value: 'P', description: 'with-user-data (the default) or without-user-data: whether the job\'s userData sources are included' },
+    ...jobRunOptions,
     ...configOption,
     ...jsonOption,
   },
   positionals: { min: 1, max: 1, names: 'JOB' },
   async run(ctx) {
-    const environment = ctx.string('env');
-    if (environment !== undefined && !environment.trim()) throw new UsageError('CLI_BAD_VALUE', '--env needs an environment name');
-    const profile = ctx.string('profile');
-    if (profile !== undefined && !(JOB_PROFILES as readonly string[]).includes(profile)) throw new UsageError('CLI_BAD_VALUE', `--profile must be ${JOB_PROFILES.join(' or ')}, got "${profile}"`);
+    const choice = jobRunChoice(ctx);
     const config = await ctx.config();
     const name = ctx.positionals[0]!;
     ctx.noteRepository(config.repositories[findJob(config, name).repository]?.url ?? '?');
@@ -39,7 +35,7 @@ export const runCommand: CommandSpec = {
       runId,
       requestedBy: `cli:${userName()}`,
       signal,
-      ...(environment !== undefined ? { environment } : {}), ...(profile !== undefined ? { profile: profile as JobProfile } : {}),
+      ...choice,
     }, ctx.io.env)));
     const { snapshot, warnings } = result.backup;
     for (const warning of warnings) ctx.warn(`${warning.path}: ${warning.message}`);
