@@ -47,3 +47,5 @@ export type {
 } from './history/index.js';
 export { deletedTags } from './guard-delete.js';
 export type { GuardDeleteRequest, GuardDeleteResult } from './guard-delete.js';
+export { blobKeyProblem, checkBlobKey, TEMP_UPLOAD_SUFFIX } from './blob-keys.js';
+export type { BlobKeyRules } from './blob-keys.js';

@@ -1,27 +1,12 @@
-import { TargetError } from '@cairn/core';
+import { TEMP_UPLOAD_SUFFIX, checkBlobKey } from '@cairn/core';
 
-/** Suffix of in-flight uploads: `<key>.tmp-<12 hex>`. Never listed, never a valid key. */
-export const TEMP_SUFFIX = /\.tmp-[0-9a-f]{12}$/;
+export const TEMP_SUFFIX = TEMP_UPLOAD_SUFFIX;
 
 /**
- * Checks a blob key and returns it as a path relative to the store's root. Keys are `/`-separated;
- * a `..` segment or a leading `/` could reach outside the root, so they are refused. FTP commands
- * are lines of text, so a line break or NUL in a key could smuggle in another command.
+ * Checks a blob key (core's rules, temporary names refused) and returns it as a path relative to
+ * the store's root. FTP commands are lines of text, so a line break or NUL in a key could smuggle
+ * in another command.
  */
 export function keyToRelativePath(key: string): string {
-  const problem = keyProblem(key);
-  if (problem) throw new TargetError('TARGET_INVALID_KEY', `invalid key ${JSON.stringify(key)}: ${problem}`, { plugin: 'ftp' });
-  return key;
-}
-
-function keyProblem(key: string): string | undefined {
-  if (typeof key !== 'string' || key.length === 0) return 'it is empty';
-  if (key.startsWith('/')) return 'it starts with "/"';
-  if (/[\0\r\n]/.test(key)) return 'it contains a NUL byte or a line break';
-  if (TEMP_SUFFIX.test(key)) return 'it ends like a temporary upload';
-  for (const segment of key.split('/')) {
-    if (segment === '') return 'it has an empty segment';
-    if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
-  }
-  return undefined;
+  return checkBlobKey(key, 'ftp', { temporaryNames: true, forbidden: { pattern: /[\0\r\n]/, what: 'a NUL byte or a line break' } });
 }

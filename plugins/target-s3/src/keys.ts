@@ -1,13 +1,14 @@
-import { TargetError } from '@cairn/core';
+import { TargetError, blobKeyProblem, checkBlobKey } from '@cairn/core';
+
+/** S3 allows 1024 bytes with the prefix: keys stay well under it. */
+const RULES = { maxBytes: 900 };
 
 /**
- * Checks a blob key. Keys are `/`-separated; S3 itself would accept `..` or a leading `/`, but
- * other targets cannot, and a repository must move between targets unchanged, so all refuse them.
+ * Checks a blob key with core's rules. S3 itself would accept `..` or a leading `/`, but other
+ * targets cannot, and a repository must move between targets unchanged, so all refuse them.
  */
 export function checkKey(key: string): string {
-  const problem = keyProblem(key);
-  if (problem) throw new TargetError('TARGET_INVALID_KEY', `invalid key ${JSON.stringify(key)}: ${problem}`, { plugin: 's3' });
-  return key;
+  return checkBlobKey(key, 's3', RULES);
 }
 
 /** A list prefix may end anywhere (`data/a`), but not climb out or start at the root. */
@@ -19,17 +20,5 @@ export function checkPrefix(prefix: string): string {
 }
 
 export function isValidKey(key: string): boolean {
-  return keyProblem(key) === undefined;
-}
-
-function keyProblem(key: string): string | undefined {
-  if (typeof key !== 'string' || key.length === 0) return 'it is empty';
-  if (key.startsWith('/')) return 'it starts with "/"';
-  if (key.includes('\0')) return 'it contains a NUL byte';
-  if (Buffer.byteLength(key) > 900) return 'it is longer than 900 bytes'; // S3 allows 1024 with the prefix
-  for (const segment of key.split('/')) {
-    if (segment === '') return 'it has an empty segment';
-    if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
-  }
-  return undefined;
+  return blobKeyProblem(key, RULES) === undefined;
 }
