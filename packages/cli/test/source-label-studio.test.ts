@@ -86,8 +86,9 @@ describe('cairn with label-studio+http:// sources', () => {
     const seen: number[] = [];
     for (const [id, expected] of [[first.id, v1], [second.id, v2]] as Array<[string, ProjectState]>) {
       const out = await ok(['restore', id, '--repo', repo, '--to', sourceUrl()]);
-      expect(out).toContain(`into ${sourceUrl()}`);
       const copy = (await copies()).filter((c) => !seen.includes(c)).at(-1)!;
+      // It says which project it created, in the form --to takes.
+      expect(out).toContain(`into ${sourceUrl(copy)}: `);
       seen.push(copy);
       expect(await projectState(copy)).toEqual(expected);
     }

@@ -45,6 +45,11 @@ export interface RestoreResult {
   dirs: number;
   symlinks: number;
   bytes: number;
+  /**
+   * Where the data went, when the source chose it (the project Label Studio created): a secret-free
+   * URL such as `label-studio+http://host:8080/projects/12`. Absent when it is where it was asked to go.
+   */
+  destination?: string;
 }
 
 /** A configured source, ready to back up. */

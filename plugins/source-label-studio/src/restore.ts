@@ -100,6 +100,8 @@ export async function restoreEntries(settings: ApiSettings, entries: AsyncIterab
     await shared.spool.dispose();
   }
   if (done.length === 0) throw new SourceError('RESTORE_UNWRITABLE', 'the snapshot holds no Label Studio project: nothing was restored', { plugin: PLUGIN });
+  // A new project's id is only known now: say where each went, in the form `--to` takes.
+  result.destination = done.map((project) => `label-studio+${client.url.replace(/\/+$/, '')}/projects/${project.projectId}`).join(', ');
   if (snapshotsLeft > 0) {
     ctx.logger.info(`[label-studio] ${snapshotsLeft} export snapshot file${snapshotsLeft === 1 ? ' was' : 's were'} not put back into the server (Label Studio cannot import a snapshot as one); restore them into a directory with --target DIR`);
   }
@@ -122,6 +124,11 @@ class ProjectRestore {
   #users = new Map<number, string>();
   #usersSeen = false;
   #projectId: number | undefined;
+
+  /** The project the tasks went into (created, or given with --to …/projects/ID); known once restored. */
+  get projectId(): number | undefined {
+    return this.#projectId;
+  }
   #tasksDone = false;
   #pending: { tasks?: Spooled; predictions?: Spooled } = {};
   /** Maps task ids of the backed-up server onto the new ones, for the predictions. */

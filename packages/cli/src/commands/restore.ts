@@ -73,7 +73,7 @@ export const restoreCommand: CommandSpec = {
       ...(at ? { at } : {}),
       ...(include.length ? { include } : {}),
     }));
-    const where = destination ? destination.description : targetDir!;
+    const where = outcome.destination ?? (destination ? destination.description : targetDir!);
     if (ctx.json) {
       const { snapshot: restored, files, dirs, symlinks, bytes } = outcome;
       ctx.print(toJson({ snapshot: restored.id, shortId: shortId(restored.id), time: restored.time, ...(destination ? { to: where } : { targetDir }), files, dirs, symlinks, bytes }).trimEnd());
