@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { BlobStore, BlobStoreCapabilities, RestoreEntry, SourceEntry } from '@cairn/repository';
 import { ConfigError } from './errors.js';
+import type { JobQueue } from './job-queue.js';
 import type { Logger } from './logger.js';
 
 /** What every plugin hook receives: where to log and how to be cancelled. */
@@ -189,6 +190,8 @@ export interface ExecutorInstance {
   submit<T>(job: JobSpec<T>, options?: { signal?: AbortSignal; onProgress?: (progress: JobProgress) => void }): JobHandle<T>;
   /** Waits for running jobs and refuses new ones. */
   close(): Promise<void>;
+  /** Queued job runs (serializable requests): in-process for the local executor, shared by `cairn worker` processes for a remote one. */
+  readonly queue?: JobQueue;
 }
 
 export interface ExecutorDefinition<S extends z.ZodType> {

@@ -17,6 +17,14 @@ export type {
 export { AsyncEventEmitter, createEvents } from './events.js';
 export type { CairnEvents, LogLevel, RunEndInfo, RunWarning } from './events.js';
 export { createLocalExecutor, localExecutorOptions } from './local-executor.js';
+export {
+  memoryJobQueue, enqueueOptions, requestKey, normaliseRequest, resolveEnqueueOptions, backoffDelayMs, isPermanentError, runErrorOf, errorOfRun,
+  describeRunEnd, emitLater, waitForRun, createJobQueueEvents, QueueError, RUN_PRIORITIES, QUEUE_RUN_STATUSES, FINAL_QUEUE_RUN_STATUSES,
+} from './job-queue.js';
+export type {
+  JobQueue, JobQueueEvents, QueuedJobRequest, EnqueueOptions, ResolvedEnqueueOptions, EnqueueResult, RunInfo, RunContext, RunHandler, RunPriority,
+  ProcessOptions, QueueWorker, QueueRunStatus, QueueErrorCode, JsonValue, JsonObject,
+} from './job-queue.js';
 export type { LocalExecutorOptions } from './local-executor.js';
 export {
   defineConfig, loadConfig, resolvePassword, cairnConfig, repositoryConfig, jobConfig, passwordSpec, retentionSchema,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ExecutorInstance, JobHandle, JobProgress, JobSpec } from './contracts.js';
 import { parseOptions } from './contracts.js';
 import { AbortedError, CairnError } from './errors.js';
+import { memoryJobQueue } from './job-queue.js';
 
 export const localExecutorOptions = z.object({
   concurrency: z.number().int().min(1).max(64).default(1)
@@ -23,6 +24,9 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   const settled = new Set<Promise<unknown>>();
   let running = 0;
   let closed = false;
+  // Queued job runs stay in this process, so the CLI sees the same shape as with a remote executor;
+  // `cairn run` with this executor runs in-process, as it always did, and never enqueues here.
+  const jobQueue = memoryJobQueue();
 
   const next = (): void => {
     while (running < concurrency && queue.length > 0) queue.shift()!.start();
@@ -91,10 +95,12 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
     plugin: 'local',
     concurrency,
     submit,
+    queue: jobQueue,
     /** Refuses new jobs, then waits for every accepted one (queued or running) to settle. */
     async close(): Promise<void> {
       closed = true;
       while (settled.size > 0) await Promise.all([...settled]);
+      await jobQueue.close();
     },
   });
 }

@@ -9,3 +9,5 @@ export { asUnprivileged, deferred } from './privileges.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
 export { requireEnv } from './services.js';
+export { describeExecutorConformance } from './executor-conformance.js';
+export type { ExecutorConformanceHandle, ExecutorConformanceOptions, MakeQueue } from './executor-conformance.js';

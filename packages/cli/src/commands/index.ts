@@ -19,6 +19,7 @@ import { scheduleListCommand } from './schedule-list.js';
 import { scheduleRunCommand } from './schedule-run.js';
 import { snapshotsCommand } from './snapshots.js';
 import { unlockCommand } from './unlock.js';
+import { workerCommand } from './worker.js';
 
 /** Every command, in the order `cairn --help` lists them. */
 export const commands: readonly CommandSpec[] = [
@@ -38,6 +39,7 @@ export const commands: readonly CommandSpec[] = [
   estimateCommand,
   scheduleListCommand,
   scheduleRunCommand,
+  workerCommand,
   pauseCommand,
   resumeCommand,
   historyCommand,
