@@ -25,6 +25,11 @@ export interface CommandSpec {
   examples: string[];
   options: OptionSpecs;
   positionals: { min: number; max: number; names: string };
+  /**
+   * A service that runs until SIGINT or SIGTERM (`worker`, `schedule run`, `serve`): a signal is
+   * how it is stopped, so a clean stop exits with the command's status (0), not 130/143.
+   */
+  service?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 

@@ -25,6 +25,8 @@ interface RunState {
   /** The repository as the user wrote it, once known, for error messages. */
   repo?: string;
   signal?: 'SIGINT' | 'SIGTERM';
+  /** The command is a service stopped by SIGINT/SIGTERM (`worker`, `serve`): a clean stop exits with its own status. */
+  service?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function run(argv: string[] = process.argv.slice(2), io: CliIO = pr
   let afterClose: (() => Promise<void>) | undefined;
   try {
     const code = await dispatch(argv, io, state, controller.signal, (created, closing) => { cairn = created; afterClose = closing; });
-    return state.signal ? signalExit(state.signal) : code;
+    return state.signal && !state.service ? signalExit(state.signal) : code;
   } catch (error) {
     const described = describeError(error, { ...(state.repo ? { repo: state.repo } : {}), ...(state.signal ? { signal: state.signal } : {}) });
     if (state.debug) io.stderr.write(`${debugDetails(error)}\n`);
@@ -181,6 +183,7 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
     },
     progress: (progressLabel) => createProgressBar(io.stderr, { enabled: io.stderr.isTTY === true && !json && !quiet, label: progressLabel }),
   };
+  state.service = spec.service === true;
   return spec.run(ctx);
 }
 
@@ -232,12 +235,19 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Library log lines go to stderr only with `--debug`: the command prints its own results and warnings. */
+/**
+ * The library's log lines on stderr: all of them with --debug. Otherwise warnings and errors that
+ * are not about one run (a scheduler that cannot queue, history that cannot be written, an FTP
+ * retry): a run's own lines (unreadable entries, its failure) are what the command reports from
+ * the run's result, and stay in its log (`cairn logs RUN`), so they are not printed twice.
+ */
 function cliLogger(io: CliIO, debug: boolean): Logger {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>): void => {
-    if (!debug) return;
-    io.stderr.write(`cairn: ${level}: ${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}\n`);
+  const write = (level: 'debug' | 'info' | 'warning' | 'error') => (message: string, fields?: Record<string, unknown>): void => {
+    if (!debug && (level === 'debug' || level === 'info' || fields?.run !== undefined)) return;
+    const details = debug && fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+    io.stderr.write(`cairn: ${level}: ${message}${details}\n`);
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  return { debug: write('debug'), info: write('info'), warn: write('warning'), error: write('error') };
 }
 
 function signalExit(signal: 'SIGINT' | 'SIGTERM'): number {

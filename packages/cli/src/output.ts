@@ -57,8 +57,9 @@ export function plural(count: number, singular: string, pluralForm = `${singular
   return `${count} ${count === 1 ? singular : pluralForm}`;
 }
 
+/** The first 8 hex digits of a snapshot id or a UUID run id; a chosen run id (`schedule.docs.2026-…`) whole. */
 export function shortId(id: string): string {
-  return id.slice(0, 8);
+  return /^[0-9a-f]{8}/i.test(id) ? id.slice(0, 8) : id;
 }
 
 /** Columns padded to their widest cell; the last column is not padded. */

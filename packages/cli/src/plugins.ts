@@ -22,5 +22,9 @@ export function createCliCairn(logger: Logger, env: NodeJS.ProcessEnv, config?: 
   // A config's own target plugins (its own copies, or others) take the place of the built-in ones of the same name.
   const configured = config?.targets ?? [];
   const merged = [...targets.filter((t) => !configured.some((c) => c.pluginName === t.pluginName)), ...configured];
-  return createCairn({ targets: merged, sources, logger, env, ...(config?.plugins ? { plugins: config.plugins } : {}) });
+  return createCairn({
+    targets: merged, sources, logger, env,
+    ...(config?.plugins ? { plugins: config.plugins } : {}),
+    ...(config?.executor ? { executor: config.executor } : {}),
+  });
 }

@@ -5,6 +5,7 @@ import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceIn
 import type { CairnEvents } from './events.js';
 import type { GuardDeleteRequest, GuardDeleteResult } from './guard-delete.js';
 import type { CairnHooks } from './hooks.js';
+import type { JsonValue } from './job-queue.js';
 import type { Logger } from './logger.js';
 import type { EventEmitter } from 'eventemitter3';
 import type { z } from 'zod';
@@ -67,6 +68,8 @@ export interface RunMeta {
    * notifications share it): letters, digits, `.`, `_`, `:` and `-`, unique per run. Default: a new UUID.
    */
   runId?: string;
+  /** The parameters the run was asked with (a job run's `options`: a description, a database name), plain JSON; recorded in history. */
+  params?: Readonly<Record<string, JsonValue>>;
 }
 
 export interface BackupRequest extends RunMeta {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { sizeSchema } from './size.js';
 import type { AnyTargetFactory, CairnPlugin } from './api.js';
 import type { ExecutorInstance, NotifierInstance, SourceInstance } from './contracts.js';
+import type { JsonValue } from './job-queue.js';
 import { ConfigError } from './errors.js';
 import { parseSchedule, scheduleSchema } from './schedule.js';
 import type { ScheduleSpec } from './schedule.js';
@@ -65,12 +66,18 @@ export const repositoryConfig = z.strictObject({
   compressionLevel: level.optional(),
 });
 
+/**
+ * A job's sources: a list, or a function of the environment and the run's parameters (what a
+ * trigger passed: `{ database_name: 'shop' }`) returning one.
+ */
+export type JobSourceList = SourceInstance[] | ((environment: string | undefined, params: Readonly<Record<string, JsonValue>>) => SourceInstance[]);
+
 const sourceList = z.array(sourceInstance).min(1, 'a job needs at least one source');
 /**
  * An array of sources, or a function of the environment returning one. Not a z.union: its one
  * summary message would hide which array element is wrong, so the array's own issues are kept.
  */
-const jobSourcesSchema = z.custom<SourceInstance[] | ((environment: string | undefined) => SourceInstance[])>().superRefine((value, ctx) => {
+const jobSourcesSchema = z.custom<JobSourceList>().superRefine((value, ctx) => {
   if (typeof value === 'function') return;
   if (!Array.isArray(value)) {
     ctx.addIssue({ code: 'custom', message: 'expected sources: an array of sources (e.g. [filesSource({ path: "/data" })]), or a function of the environment returning one' });
@@ -81,7 +88,7 @@ const jobSourcesSchema = z.custom<SourceInstance[] | ((environment: string | und
 
 export const jobConfig = z.strictObject({
   sources: jobSourcesSchema.describe('What to back up: sources, or `(environment) => sources` when each environment has its own instances.'),
-  userData: z.custom<SourceInstance[] | ((environment: string | undefined) => SourceInstance[])>(
+  userData: z.custom<JobSourceList>(
     (value) => typeof value === 'function' || (Array.isArray(value) && value.every((v) => isObject(v) && v.kind === 'source')),
     { error: 'expected sources (e.g. [filesSource({ path: "/srv/uploads" })]) or a function of the environment returning them' },
   ).optional().describe('The job\'s user data (uploads, home folders): backed up with the profile `with-user-data`, left out with `without-user-data`.'),

@@ -26,6 +26,8 @@ export interface RunRequestInfo {
   /** The configured job the run belongs to. */
   readonly job?: string;
   readonly environment?: string;
+  /** The parameters the run was asked with (`RunMeta.params`). */
+  readonly params?: Readonly<Record<string, unknown>>;
 }
 
 /** A backup about to run; `beforeBackup` taps may return an amended copy. */

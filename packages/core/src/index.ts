@@ -29,12 +29,14 @@ export type { LocalExecutorOptions } from './local-executor.js';
 export {
   defineConfig, loadConfig, resolvePassword, cairnConfig, repositoryConfig, jobConfig, passwordSpec, retentionSchema,
 } from './config.js';
-export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, RetentionConfig, PasswordSpec } from './config.js';
+export type { CairnConfig, CairnConfigInput, RepositoryConfig, JobConfig, JobSourceList, RetentionConfig, PasswordSpec } from './config.js';
 export { createConsoleLogger, silentLogger } from './logger-impl.js';
 export type { ConsoleLoggerOptions } from './logger-impl.js';
 export { redact } from './redact.js';
 export { runJob, estimateJob, findJob, jobSources, jobRepository, jobTags, JOB_PROFILES } from './jobs.js';
-export type { JobRunRequest, JobRunResult, JobEstimate, JobProfile } from './jobs.js';
+export type { JobRunRequest, JobRunResult, JobEstimate, JobProfile, JobParams } from './jobs.js';
+export { jobRunHandler, queuedRunResult } from './job-runner.js';
+export type { JobRunHandlerOptions, QueuedRunResult } from './job-runner.js';
 export { sizeSchema, formatSize } from './size.js';
 export { notifyJobRun, runNotification } from './notify.js';
 export type { JobRunEnd, NotificationFailure } from './notify.js';

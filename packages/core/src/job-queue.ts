@@ -26,6 +26,8 @@ export type RunPriority = 'high' | 'normal' | 'low';
 export const RUN_PRIORITIES: readonly RunPriority[] = Object.freeze(['high', 'normal', 'low']);
 
 export const enqueueOptions = z.strictObject({
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected 1 to 128 letters, digits, ".", "_", ":" or "-"').optional()
+    .describe('The run\'s id, chosen by the caller so that asking twice is harmless: when the queue knows a run with this id (queued, running, or ended and still remembered), nothing is queued and that run\'s id comes back deduplicated. A schedule uses `schedule.NAME.SLOT`, so every scheduler process may fire the same slot and it runs once.'),
   priority: z.enum(['high', 'normal', 'low']).default('normal')
     .describe('`high` runs go ahead of `normal` ones, which go ahead of `low` ones; the same priority runs in order of arrival. A restore or a manual run may pass `high`.'),
   dependsOn: z.array(z.string().min(1)).default([])
@@ -121,7 +123,8 @@ export interface JobQueue {
   /**
    * Queues a run. An identical request (same job, environment, profile and options, whoever asks)
    * for a run still queued, waiting or running is not queued twice: its id comes back with
-   * `deduplicated: true`, and `options` are then ignored.
+   * `deduplicated: true`, and `options` are then ignored. So is a request whose `options.runId`
+   * names a run the queue knows.
    */
   enqueue(request: QueuedJobRequest, options?: EnqueueOptions): Promise<EnqueueResult>;
   get(id: string): Promise<RunInfo | undefined>;
@@ -348,6 +351,8 @@ export function memoryJobQueue(): JobQueue {
   const events = createJobQueueEvents();
   let seq = 0;
   let closed = false;
+  /** Caller-chosen run ids already asked for (`EnqueueOptions.runId`): each is queued once. */
+  const claimed = new Set<string>();
   const closing = new AbortController();
 
   const now = (): string => new Date().toISOString();
@@ -514,11 +519,15 @@ export function memoryJobQueue(): JobQueue {
       for (const parent of resolved.dependsOn) {
         if (!runs.has(parent)) throw new QueueError('QUEUE_UNKNOWN_RUN', `cannot depend on run ${parent}: no such run in the queue`);
       }
+      if (resolved.runId !== undefined) {
+        if (claimed.has(resolved.runId)) return { id: resolved.runId, deduplicated: true };
+        claimed.add(resolved.runId);
+      }
       const key = requestKey(copy);
       for (const run of runs.values()) {
         if (run.key === key && !isFinal(run)) return { id: run.info.id, deduplicated: true };
       }
-      const id = randomUUID();
+      const id = resolved.runId ?? randomUUID();
       const run: MemoryRun = {
         key, options: resolved, seq: seq++,
         info: {

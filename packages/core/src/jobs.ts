@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { ForgetResult, SizeEstimate } from '@cairn/repository';
 import type { BackupResult, Cairn, RepositoryRef } from './api.js';
-import type { CairnConfig, JobConfig } from './config.js';
+import type { CairnConfig, JobConfig, JobSourceList } from './config.js';
 import { resolvePassword } from './config.js';
 import type { SourceInstance } from './contracts.js';
+import type { JsonValue } from './job-queue.js';
 import { CairnError, ConfigError } from './errors.js';
 import { redact } from './redact.js';
 import { notifyJobRun } from './notify.js';
@@ -21,8 +22,16 @@ export interface JobRunRequest {
   runId?: string;
   /** Overrides the job's profile for this run: `without-user-data` leaves its `userData` sources out. */
   profile?: JobProfile;
+  /**
+   * The run's parameters (plain JSON: `{ database_name: 'shop' }`, a description): recorded with the
+   * run, and handed to a job whose `sources` is a function, which may narrow what it backs up.
+   */
+  options?: JobParams;
   signal?: AbortSignal;
 }
+
+/** A run's parameters, as plain JSON (they travel through queues). */
+export type JobParams = Readonly<Record<string, JsonValue>>;
 
 export interface JobRunResult {
   job: string;
@@ -51,23 +60,23 @@ export function findJob(config: CairnConfig, name: string): JobConfig {
 export type JobProfile = 'with-user-data' | 'without-user-data';
 export const JOB_PROFILES: readonly JobProfile[] = ['with-user-data', 'without-user-data'];
 
-/** The sources of a job in an environment (and profile), checked. */
-export function jobSources(name: string, job: JobConfig, environment: string | undefined, profile: JobProfile = job.profile ?? 'with-user-data'): SourceInstance[] {
+/** The sources of a job in an environment (and profile, with the run's parameters), checked. */
+export function jobSources(name: string, job: JobConfig, environment: string | undefined, profile: JobProfile = job.profile ?? 'with-user-data', params: JobParams = {}): SourceInstance[] {
   if (environment !== undefined && job.environments && !job.environments.includes(environment)) {
     throw new ConfigError(`job "${name}" does not cover environment "${environment}" (it covers: ${job.environments.join(', ')})`);
   }
   if (!JOB_PROFILES.includes(profile)) throw new ConfigError(`unknown profile "${String(profile)}": use ${JOB_PROFILES.join(' or ')}`);
-  const base = instances(name, 'sources', job.sources, environment, false);
-  const userData = profile === 'with-user-data' && job.userData !== undefined ? instances(name, 'userData', job.userData, environment, true) : [];
+  const base = instances(name, 'sources', job.sources, environment, params, false);
+  const userData = profile === 'with-user-data' && job.userData !== undefined ? instances(name, 'userData', job.userData, environment, params, true) : [];
   return [...base, ...userData];
 }
 
 /** A job's list of sources, or what its function returns for the environment, checked. */
-function instances(name: string, key: string, given: SourceInstance[] | ((environment: string | undefined) => SourceInstance[]), environment: string | undefined, mayBeEmpty: boolean): SourceInstance[] {
+function instances(name: string, key: string, given: JobSourceList, environment: string | undefined, params: JobParams, mayBeEmpty: boolean): SourceInstance[] {
   if (Array.isArray(given)) return given;
   let sources: unknown;
   try {
-    sources = given(environment);
+    sources = given(environment, params);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`jobs.${name}.${key}(${JSON.stringify(environment ?? null)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -98,7 +107,7 @@ export interface JobEstimate {
 /** What a run of the job would read now, and how much of it is new or changed: `cairn estimate JOB`. */
 export async function estimateJob(cairn: Cairn, config: CairnConfig, request: Omit<JobRunRequest, 'requestedBy'> & { requestedBy?: string }, env: Readonly<Record<string, string | undefined>> = process.env): Promise<JobEstimate> {
   const job = findJob(config, request.job);
-  const sources = jobSources(request.job, job, request.environment, request.profile ?? job.profile);
+  const sources = jobSources(request.job, job, request.environment, request.profile ?? job.profile, request.options);
   const repository = jobRepository(config, job, env);
   const estimate = await cairn.estimate({
     repository, sources, job: request.job,
@@ -136,7 +145,7 @@ export async function runJob(cairn: Cairn, config: CairnConfig, request: JobRunR
 
 async function runJobSteps(cairn: Cairn, config: CairnConfig, job: JobConfig, request: JobRunRequest & { runId: string }, env: Readonly<Record<string, string | undefined>>): Promise<JobRunResult> {
   const profile = request.profile ?? job.profile;
-  const sources = jobSources(request.job, job, request.environment, profile);
+  const sources = jobSources(request.job, job, request.environment, profile, request.options);
   const repository = jobRepository(config, job, env);
   // A job with user data marks which snapshots hold it, so a restore can tell.
   const tags = [...jobTags(request.job, request.environment), ...(job.tags ?? []), ...(job.userData !== undefined ? [`profile:${profile ?? 'with-user-data'}`] : [])];
@@ -146,7 +155,10 @@ async function runJobSteps(cairn: Cairn, config: CairnConfig, job: JobConfig, re
     ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), run: request.runId,
   });
   // Who asked, for which job and environment: the history and the events record it with the run.
-  const meta = { job: request.job, ...(request.environment ? { environment: request.environment } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}) };
+  const meta = {
+    job: request.job, ...(request.environment ? { environment: request.environment } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+    ...(request.options && Object.keys(request.options).length > 0 ? { params: request.options } : {}),
+  };
   if (job.sizeLimit !== undefined) {
     const estimate = await cairn.estimate({ ...meta, runId: `${request.runId}.estimate`, repository, sources, ...(request.signal ? { signal: request.signal } : {}) });
     if (estimate.bytes > job.sizeLimit) {

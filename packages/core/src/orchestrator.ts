@@ -12,6 +12,7 @@ import type {
 import { retentionSchema } from './config.js';
 import { RESTORE_MODES } from './contracts.js';
 import type { ExecutorInstance, JobContext, RestoreMode, SourceBackupContext, SourceInstance, TargetInstance } from './contracts.js';
+import type { JsonValue } from './job-queue.js';
 import { CairnError, ConfigError } from './errors.js';
 import { createEvents, currentRun } from './events.js';
 import type { AsyncEventEmitter, CairnEvents, RunOutcome } from './events.js';
@@ -489,7 +490,23 @@ function checkMeta(request: RunMeta): RunMeta {
     }
     meta[key] = value;
   }
+  if (request.params !== undefined) meta.params = checkParams(request.params);
   return meta;
+}
+
+/** A run's parameters: a JSON object of at most 4 KiB once serialised (they are recorded with every run). */
+function checkParams(params: unknown): Readonly<Record<string, JsonValue>> {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(params);
+  } catch {
+    text = undefined;
+  }
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || text === undefined) {
+    throw new ConfigError('params: expected a plain JSON object, e.g. { "description": "before the upgrade" }');
+  }
+  if (text.length > 4096) throw new ConfigError(`params: at most 4 KiB of JSON, got ${text.length} bytes`);
+  return Object.freeze(JSON.parse(text) as Record<string, JsonValue>);
 }
 
 function describeRef(ref: RepositoryRef | undefined): string {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, createCairn, defineConfig, jobTags, runJob } from '../src/index.js';
+import { ConfigError, createCairn, defineConfig, historyRecorder, jobTags, memoryHistory, runJob } from '../src/index.js';
 import type { Cairn, CairnConfig } from '../src/index.js';
 import { dirTarget, memorySource, tempDir } from './helpers.js';
 
@@ -47,6 +47,28 @@ describe('runJob', () => {
     const listing = await cairn.ls({ repository, snapshot: result.backup.snapshot.id });
     expect(listing.map((e) => e.path)).toContain('site/env.txt');
     await expect(runJob(cairn, config, { job: 'site', environment: 'development' }, env)).rejects.toThrow('job "site" does not cover environment "development" (it covers: staging, production)');
+  });
+
+  it('hands the run\'s parameters to a job whose sources are a function, and records them with the run', async () => {
+    const history = memoryHistory();
+    cairn.use(historyRecorder(history, { flushIntervalMs: 10 }));
+    const withParams = defineConfig({
+      ...config,
+      jobs: {
+        dump: {
+          type: 'database', repository: 'main',
+          sources: (_environment, params) => [memorySource({ name: 'db', files: { 'which.txt': String(params.database_name ?? 'all') } })],
+        },
+      },
+    });
+    const result = await runJob(cairn, withParams, { job: 'dump', runId: 'run-with-params', options: { database_name: 'shop', description: 'before the upgrade' } }, env);
+    const listing = await cairn.ls({ repository, snapshot: result.backup.snapshot.id });
+    const file = listing.find((e) => e.path === 'db/which.txt');
+    expect(file?.size).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const run = await history.getRun('run-with-params');
+    expect(run?.options.params).toEqual({ database_name: 'shop', description: 'before the upgrade' });
+    await expect(cairn.snapshots({ repository, params: [1] as never })).rejects.toThrow('params: expected a plain JSON object');
   });
 
   it('applies the job\'s retention to its own snapshots only, then prunes', async () => {

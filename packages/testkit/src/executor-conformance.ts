@@ -159,6 +159,22 @@ export function describeExecutorConformance(name: string, makeQueue: MakeQueue, 
       await queue.wait(again.id);
     });
 
+    it('queues a run under a caller-chosen id once, however often or from wherever it is asked, even after it ended', async () => {
+      const slot = 'schedule.nightly.2026-01-02T03:00:00.000Z';
+      const asks = await Promise.all([queue, other, queue].map((on) => on.enqueue(request('nightly', { requestedBy: 'schedule:nightly' }), { runId: slot })));
+      expect(asks.map((ask) => ask.id)).toEqual([slot, slot, slot]);
+      expect(asks.filter((ask) => !ask.deduplicated)).toHaveLength(1);
+      let runs = 0;
+      await work(async () => { runs++; return 'ran'; });
+      expect(await queue.wait(slot)).toBe('ran');
+      expect(await queue.enqueue(request('nightly'), { runId: slot })).toEqual({ id: slot, deduplicated: true });
+      const next = await queue.enqueue(request('nightly'), { runId: 'schedule.nightly.2026-01-03T03:00:00.000Z' });
+      expect(next.deduplicated).toBe(false);
+      await queue.wait(next.id);
+      expect(runs).toBe(2);
+      expect(await rejection(queue.enqueue(request('nightly'), { runId: 'no spaces allowed' }))).toMatchObject({ code: 'CONFIG_INVALID' });
+    });
+
     it('runs high-priority requests ahead of queued low-priority ones', async () => {
       const slow = gate();
       const order: string[] = [];

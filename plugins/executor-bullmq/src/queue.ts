@@ -38,6 +38,7 @@ interface RawRedis {
   status: string;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, mode: 'PX', ms: number): Promise<unknown>;
+  set(key: string, value: string, mode: 'PX', ms: number, onlyIfNew: 'NX'): Promise<'OK' | null>;
   del(...keys: string[]): Promise<number>;
   publish(channel: string, message: string): Promise<number>;
   subscribe(channel: string): Promise<unknown>;
@@ -110,6 +111,10 @@ class BullmqQueue implements BullmqJobQueue {
   }
   #abortKey(id: string): string {
     return `${this.#base}:cairn:abort:${id}`;
+  }
+  /** Taken by the one enqueue that queues a caller-chosen run id (`EnqueueOptions.runId`). */
+  #claimKey(id: string): string {
+    return `${this.#base}:cairn:claimed:${id}`;
   }
   #tombstoneKey(id: string): string {
     return `${this.#base}:cairn:ended:${id}`;
@@ -323,12 +328,16 @@ class BullmqQueue implements BullmqJobQueue {
   async enqueue(request: QueuedJobRequest, options?: EnqueueOptions): Promise<EnqueueResult> {
     const resolved = resolveEnqueueOptions(options);
     const copy = normaliseRequest(request);
-    const { queue } = await this.#connect();
+    const { queue, client } = await this.#connect();
     await this.#startEvents(); // the process that asks hears how its runs go
     for (const parent of resolved.dependsOn) {
       if (!(await this.get(parent))) throw new QueueError('QUEUE_UNKNOWN_RUN', `cannot depend on run ${parent}: no such run in the queue`, { plugin: PLUGIN });
     }
-    const id = randomUUID();
+    // One claim per caller-chosen id, atomic in Redis: of two schedulers firing the same slot, one queues it.
+    if (resolved.runId !== undefined && (await client.set(this.#claimKey(resolved.runId), '1', 'PX', this.#options.keepEndedRunsMs, 'NX')) === null) {
+      return { id: resolved.runId, deduplicated: true };
+    }
+    const id = resolved.runId ?? randomUUID();
     const data: RunData = {
       request: copy, priority: resolved.priority, enqueuedAt: new Date().toISOString(),
       ...(resolved.dependsOn.length ? { dependsOn: resolved.dependsOn } : {}),
@@ -336,6 +345,7 @@ class BullmqQueue implements BullmqJobQueue {
     };
     // BullMQ's deduplication (simple mode): while a run with the same key is not finished (queued,
     // delayed for a retry, running), adding returns that run's id; finishing or removing it frees the key.
+    // Adding a job id that exists (two schedulers firing one slot at once) also returns the existing job.
     const job = await queue.add(copy.job, data, {
       jobId: id,
       priority: BULL_PRIORITY[resolved.priority],

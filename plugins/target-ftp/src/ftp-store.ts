@@ -60,7 +60,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
         attempts: options.retry === false ? 1 : settings.retries + 1,
         ...(options.signal ? { signal: options.signal } : {}),
         retryable: isTransientNetworkError,
-        onRetry: (error, attempt, delay) => logger.warn(`[ftp] ${(error as Error).message}; retrying in ${Math.round(delay)} ms (attempt ${attempt + 1} of ${settings.retries + 1})`),
+        onRetry: (error, attempt, delay) => logger.debug(`${ftpTagged((error as Error).message)}; retrying in ${Math.round(delay)} ms (attempt ${attempt + 1} of ${settings.retries + 1})`),
       },
     );
   }
@@ -151,7 +151,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
         if (!isTransientNetworkError(mapped) || ++failures > settings.retries) throw mapped;
         // What arrived is kept: the next attempt resumes with REST where this one stopped.
         const delay = retryDelay(failures, 250, 8_000);
-        logger.warn(`[ftp] ${mapped.message}; resuming at byte ${position} in ${Math.round(delay)} ms (attempt ${failures + 1} of ${settings.retries + 1})`);
+        logger.debug(`${ftpTagged(mapped.message)}; resuming at byte ${position} in ${Math.round(delay)} ms (attempt ${failures + 1} of ${settings.retries + 1})`);
         await sleep(delay, signal);
       }
     }
@@ -211,7 +211,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
         attempts: isReplayable(body) ? settings.retries + 1 : 1,
         ...(signal ? { signal } : {}),
         retryable: isTransientNetworkError,
-        onRetry: (error, attempt, delay) => logger.warn(`[ftp] ${(error as Error).message}; uploading ${key} again in ${Math.round(delay)} ms (attempt ${attempt + 1} of ${settings.retries + 1})`),
+        onRetry: (error, attempt, delay) => logger.debug(`${ftpTagged((error as Error).message)}; uploading ${key} again in ${Math.round(delay)} ms (attempt ${attempt + 1} of ${settings.retries + 1})`),
       });
     },
 
@@ -260,4 +260,9 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
 
 async function isDirectory(client: Client, dir: string): Promise<boolean> {
   return (await client.sendIgnoringError(`CWD ${dir}`)).code === 250;
+}
+
+/** A message with the plugin's tag once (the store's own errors already carry it). Retries log at debug, as in the other targets: the final error says what failed. */
+function ftpTagged(message: string): string {
+  return message.startsWith('[ftp]') ? message : `[ftp] ${message}`;
 }

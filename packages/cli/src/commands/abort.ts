@@ -1,4 +1,6 @@
-import { configOption, type CommandSpec } from '../command.js';
+import { CairnError, FINAL_QUEUE_RUN_STATUSES } from '@cairn/core';
+import type { JobQueue, RunInfo } from '@cairn/core';
+import { configOption, type CommandContext, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatTime, shortId } from '../output.js';
 import { openAbortRequests } from '../state.js';
@@ -9,24 +11,42 @@ const WAIT_MS = 15_000;
 
 export const abortCommand: CommandSpec = {
   name: 'abort',
-  summary: 'abort a running job run (from any terminal on this machine)',
+  summary: 'abort a queued or running job run, wherever it runs',
   usage: 'abort RUN [--config FILE]',
-  description: 'Asks the process running RUN (`cairn run`, `cairn schedule run`; an id or a unique prefix from\n'
-    + '`cairn history`) to abort it. That process checks at least every second and aborts the run through its\n'
-    + 'sources and targets; the repository stays valid and the next backup reuses what was stored. Waits up to\n'
-    + '15 s to report that the run ended.',
+  description: 'Aborts RUN (an id or a unique prefix from `cairn history`, `cairn run --detach` or `cairn schedule run`).\n'
+    + 'With a shared queue in the config (executor: bullmqExecutor(…)), the abort goes through the queue and reaches the\n'
+    + 'worker running it on any machine within seconds; a run still queued is taken off at once. Otherwise the process\n'
+    + 'running it on this machine (`cairn run`, `cairn schedule run`) checks the state folder at least every second.\n'
+    + 'Either way the run is aborted through its sources and targets; the repository stays valid and the next backup\n'
+    + 'reuses what was stored. Waits up to 15 s to report that the run ended.',
   examples: ['cairn abort 3f9a2c1e'],
   options: { ...configOption },
   positionals: { min: 1, max: 1, names: 'RUN' },
   async run(ctx) {
+    const ref = ctx.positionals[0]!;
+    const reason = `aborted by cairn abort (${process.env.USER ?? 'a user'})`;
+    // With CAIRN_STATE_DIR, a config is needed only for a shared queue.
+    const config = await ctx.config().catch((error: unknown) => {
+      if (error instanceof UsageError && error.code === 'CLI_MISSING_CONFIG' && ctx.io.env.CAIRN_STATE_DIR) return undefined;
+      throw error;
+    });
+    const queue = config?.executor?.queue;
+    if (queue?.shared) {
+      try {
+        const queued = await findQueuedRun(queue, ref);
+        if (queued) return await abortQueued(ctx, queue, queued, reason);
+      } finally {
+        await queue.close();
+      }
+    }
     const stateDir = await ctx.stateDir();
-    const run = await withHistory(ctx, (history) => findRun(history, ctx.positionals[0]!));
+    const run = await withHistory(ctx, (history) => findRun(history, ref));
     if (run.status !== 'running' && run.status !== 'queued') {
       throw new UsageError('CLI_BAD_ARGUMENTS', `run ${shortId(run.id)} is not running: it ${run.status}${run.endedAt ? ` (ended ${formatTime(run.endedAt)})` : ''}`);
     }
     const requests = openAbortRequests(stateDir);
     try {
-      await requests.request(run.id, `aborted by cairn abort (${process.env.USER ?? 'a user'})`);
+      await requests.request(run.id, reason);
     } finally {
       requests.close();
     }
@@ -43,3 +63,26 @@ export const abortCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** The queue's run that `ref` names (an id, or a unique prefix of a queued, waiting or running one); undefined when the queue has none. */
+async function findQueuedRun(queue: JobQueue, ref: string): Promise<RunInfo | undefined> {
+  const exact = await queue.get(ref);
+  if (exact) return exact;
+  const matches = (await queue.list({ status: ['queued', 'waiting', 'running'] })).filter((run) => run.id.startsWith(ref));
+  if (matches.length > 1) throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (${matches.length} queued or running runs start with it): give more characters`);
+  return matches[0];
+}
+
+async function abortQueued(ctx: CommandContext, queue: JobQueue, run: RunInfo, reason: string): Promise<number> {
+  const what = `run ${shortId(run.id)} (job ${run.request.job})`;
+  if (FINAL_QUEUE_RUN_STATUSES.includes(run.status)) {
+    throw new UsageError('CLI_BAD_ARGUMENTS', `${what} is not running: it ${run.status}${run.endedAt ? ` (ended ${formatTime(run.endedAt)})` : ''}`);
+  }
+  await queue.abort(run.id, reason);
+  const ended = await Promise.race([
+    queue.wait(run.id).then(() => 'succeeded', (error: unknown) => (error instanceof CairnError ? (error.code === 'ABORTED' ? 'aborted' : `failed — ${error.code}`) : 'failed')),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), WAIT_MS).unref()),
+  ]);
+  ctx.info(ended ? `${what}: ${ended}` : `${what}: abort requested; it has not ended yet (its worker may be busy or gone): see \`cairn history\``);
+  return 0;
+}

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { findJob, runJob } from '@cairn/core';
-import type { JobProfile, JobQueue, JobProgress, QueueRunStatus } from '@cairn/core';
+import type { JobProfile, JobQueue, JobProgress, QueuedRunResult, QueueRunStatus } from '@cairn/core';
 import { configOption, jsonOption, type CommandContext, type CommandSpec } from '../command.js';
 import { jobRunChoice, jobRunOptions } from './job-options.js';
 import { UsageError, exitCodes } from '../errors.js';
 import { backupLine, plural, shortId, toJson } from '../output.js';
 import { withProgress } from '../progress.js';
 import { abortable } from '../state.js';
-import type { QueuedRunResult } from './worker.js';
 
 export const runCommand: CommandSpec = {
   name: 'run',

@@ -1,23 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { Scheduler, runJob } from '@cairn/core';
-import { CairnError } from '@cairn/core';
+import { CairnError, ConfigError, Scheduler, jobRunHandler } from '@cairn/core';
+import type { JobRunResult } from '@cairn/core';
 import { configOption, type CommandSpec } from '../command.js';
 import { formatTime, shortId } from '../output.js';
-import { abortable, openScheduleState } from '../state.js';
+import { openAbortRequests, openScheduleState } from '../state.js';
 import { configSchedules } from './pause-resume.js';
 
 export const scheduleRunCommand: CommandSpec = {
   name: 'schedule run',
   summary: 'run the scheduler in the foreground: each job at its scheduled times',
   usage: 'schedule run [--config FILE]',
-  description: 'Fires each job\'s schedule once per slot and runs the job in this process, until SIGINT or SIGTERM.\n'
-    + 'Schedule state (pauses, the last slot fired) is kept in the state folder, so restarting this process, or\n'
-    + 'running it on two machines sharing that folder, never runs a slot twice; `cairn pause` reaches it within 30 s.\n'
-    + 'A job still running when its next slot comes is not started twice: that slot is skipped, with a line saying so.',
+  description: 'Fires each job\'s schedule once per slot, until SIGINT or SIGTERM. With the local executor (the default) the\n'
+    + 'runs happen in this process; with a shared queue (executor: bullmqExecutor(…)) this process only queues them for\n'
+    + '`cairn worker` processes. Each slot is queued under its own run id (schedule.JOB.TIME), and schedule state (pauses,\n'
+    + 'the last slot fired) is kept in the state folder, so restarting this process, or running one on every machine,\n'
+    + 'never runs a slot twice; `cairn pause` reaches it within 30 s. A job still queued or running when its next slot\n'
+    + 'comes is not queued again: that slot is skipped, with a line saying so.',
   examples: ['cairn schedule run', 'cairn schedule run --config /etc/cairn/cairn.config.ts'],
   options: { ...configOption },
   positionals: { min: 0, max: 0, names: '' },
+  service: true,
   async run(ctx) {
     const config = await ctx.config();
     const schedules = configSchedules(config);
@@ -29,31 +31,29 @@ export const scheduleRunCommand: CommandSpec = {
     const cairn = await ctx.cairn();
     const stateDir = await ctx.stateDir();
     const state = openScheduleState(stateDir);
-    const running = new Map<string, Promise<void>>();
+    const queue = cairn.executor.queue;
+    if (!queue) throw new ConfigError(`the config's executor (${cairn.executor.plugin}) has no queue, which cairn schedule run needs`);
     const say = (line: string) => ctx.print(`${formatTime(new Date())}  ${line}`);
+    const abortRequests = openAbortRequests(stateDir);
+    // Runs queued in this process's own queue (the local executor) are run here too.
+    const worker = queue.shared ? undefined : await queue.process(jobRunHandler({
+      cairn, config, env: ctx.io.env, abortRequests,
+      onStart: (request, run) => say(`schedule ${request.job}: run ${shortId(run.id)} started`),
+      onEnd(request, run, outcome) {
+        say(`schedule ${request.job}: run ${shortId(run.id)} ${describeEnd(outcome)}`);
+        if ('result' in outcome) for (const failure of outcome.result.notificationFailures ?? []) ctx.warn(failure.message);
+      },
+    }), { concurrency: cairn.executor.concurrency });
     const scheduler = new Scheduler({
       schedules,
       state,
       logger: cairn.logger,
-      trigger(name, slot) {
-        if (running.has(name)) {
-          say(`schedule ${name}: the run for an earlier slot is still going; skipping the ${formatTime(slot)} slot`);
-          return;
-        }
-        const run = (async () => {
-          const runId = randomUUID();
-          say(`schedule ${name}: starting the run for ${formatTime(slot)} (run ${shortId(runId)})`);
-          try {
-            const result = await abortable(stateDir, runId, ctx.signal, (signal) => runJob(cairn, config, { job: name, runId, requestedBy: `schedule:${name}`, signal }, ctx.io.env));
-            const { snapshot, warnings } = result.backup;
-            say(`schedule ${name}: snapshot ${shortId(snapshot.id)} saved${warnings.length ? ` (incomplete: ${warnings.length} entries skipped)` : ''}`);
-            for (const failure of result.notificationFailures ?? []) ctx.warn(failure.message);
-          } catch (error) {
-            const code = error instanceof CairnError ? `${error.code}: ` : '';
-            say(`schedule ${name}: failed — ${code}${error instanceof Error ? error.message : String(error)}`);
-          }
-        })().finally(() => running.delete(name));
-        running.set(name, run);
+      async trigger(name, slot) {
+        const runId = `schedule.${name}.${slot.toISOString()}`;
+        const { id, deduplicated } = await queue.enqueue({ job: name, requestedBy: `schedule:${name}` }, { runId });
+        if (!deduplicated) say(`schedule ${name}: starting the run for ${formatTime(slot)} (run ${shortId(id)}${queue.shared ? ', queued for a worker' : ''})`);
+        else if (id === runId) say(`schedule ${name}: the ${formatTime(slot)} slot was already queued by another scheduler`);
+        else say(`schedule ${name}: run ${shortId(id)} for an earlier slot is still queued or running; skipping the ${formatTime(slot)} slot`);
       },
     });
     try {
@@ -61,22 +61,34 @@ export const scheduleRunCommand: CommandSpec = {
       for (const info of await scheduler.list()) {
         say(`schedule ${info.name}: ${info.cron}${info.timezone ? ` (${info.timezone})` : ''}, ${info.paused ? 'paused' : `next ${info.next ? formatTime(info.next) : 'never'}`}`);
       }
-      say(`scheduler running as ${user()} (pid ${process.pid}); stop it with Ctrl-C or SIGTERM`);
-      // The scheduler's timers are unref'd: this wait is what keeps the process alive.
+      say(`scheduler running as ${user()} (pid ${process.pid}, ${queue.shared ? `queueing runs on the ${queue.kind} queue for workers` : 'running jobs in this process'}); stop it with Ctrl-C or SIGTERM`);
+      // The scheduler's timers are unref'd and a pending promise holds no process open: this
+      // interval keeps it running until the signal (without it, a fresh scheduler exited at once).
+      const keepAlive = setInterval(() => {}, 3_600_000);
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) resolve();
         ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      }).finally(() => clearInterval(keepAlive));
     } finally {
       scheduler.stop();
-      // The signal that stopped us aborts the running jobs too; wait for them to wind down.
-      await Promise.allSettled(running.values());
+      // Runs in progress here are aborted (the repository stays valid; the next slot reuses what was stored).
+      await worker?.close({ abortRunning: true });
+      abortRequests.close();
       state.close();
     }
     say('scheduler stopped');
     return 0;
   },
 };
+
+function describeEnd(outcome: { result: JobRunResult } | { error: unknown }): string {
+  if ('result' in outcome) {
+    const { snapshot, warnings } = outcome.result.backup;
+    return `saved snapshot ${shortId(snapshot.id)}${warnings.length ? ` (incomplete: ${warnings.length} entries skipped)` : ''}`;
+  }
+  const { error } = outcome;
+  return `failed — ${error instanceof CairnError ? `${error.code}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
+}
 
 function user(): string {
   try {
