@@ -20,10 +20,11 @@ export { createLocalExecutor, localExecutorOptions } from './local-executor.js';
 export {
   memoryJobQueue, enqueueOptions, requestKey, normaliseRequest, resolveEnqueueOptions, backoffDelayMs, isPermanentError, runErrorOf, errorOfRun,
   describeRunEnd, emitLater, waitForRun, createJobQueueEvents, QueueError, RUN_PRIORITIES, QUEUE_RUN_STATUSES, FINAL_QUEUE_RUN_STATUSES,
+  checkLogLine, MAX_LOG_LINES,
 } from './job-queue.js';
 export type {
   JobQueue, JobQueueEvents, QueuedJobRequest, EnqueueOptions, ResolvedEnqueueOptions, EnqueueResult, RunInfo, RunContext, RunHandler, RunPriority,
-  ProcessOptions, QueueWorker, QueueRunStatus, QueueErrorCode, JsonValue, JsonObject,
+  ProcessOptions, QueueWorker, QueueRunStatus, QueueErrorCode, JsonValue, JsonObject, QueueLogLine,
 } from './job-queue.js';
 export type { LocalExecutorOptions } from './local-executor.js';
 export {

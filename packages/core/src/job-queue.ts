@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { JobProgress } from './contracts.js';
 import { parseOptions } from './contracts.js';
 import { AbortedError, CairnError, ConfigError } from './errors.js';
+import type { LogLevel } from './events.js';
 import type { JobRunRequest } from './jobs.js';
 
 /*
@@ -81,6 +82,16 @@ export interface RunContext {
   signal: AbortSignal;
   /** Reports progress to whoever follows the run; cheap to call often (queues on a network throttle it). */
   progress(progress: JobProgress): void;
+  /** A log line of the run: kept with the run (`JobQueue.logs`) and sent to whoever follows it. */
+  log(line: QueueLogLine): void;
+}
+
+/** A run's log line as it travels through a queue (redacted text, no structured fields). */
+export interface QueueLogLine {
+  /** ISO-8601, UTC. */
+  time: string;
+  level: LogLevel;
+  message: string;
 }
 
 /** Runs one request; what it returns (plain JSON) becomes the run's result. */
@@ -106,6 +117,7 @@ export interface QueueWorker {
 export interface JobQueueEvents {
   progress: [id: string, progress: JobProgress];
   status: [id: string, status: QueueRunStatus];
+  log: [id: string, line: QueueLogLine];
 }
 
 export interface EnqueueResult {
@@ -128,6 +140,8 @@ export interface JobQueue {
    */
   enqueue(request: QueuedJobRequest, options?: EnqueueOptions): Promise<EnqueueResult>;
   get(id: string): Promise<RunInfo | undefined>;
+  /** The log lines the run's worker sent, oldest first (every try's); empty for an unknown run. */
+  logs(id: string): Promise<QueueLogLine[]>;
   /** Runs known to the queue, newest first (a queue on a server keeps ended runs for a limited time). */
   list(filter?: { status?: QueueRunStatus | QueueRunStatus[]; limit?: number }): Promise<RunInfo[]>;
   /** Takes a run that has not started off the queue (status `removed`); QUEUE_RUN_STARTED once it runs. */
@@ -204,6 +218,19 @@ export function normaliseRequest(request: QueuedJobRequest): QueuedJobRequest {
     throw new ConfigError(`enqueue: options of the request for job ${job} must be a JSON object`);
   }
   return copy;
+}
+
+/** Most log lines a queue keeps per run; a run that logs more keeps its first ones (its history keeps them all). */
+export const MAX_LOG_LINES = 5_000;
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** A handler's log line, checked and copied: a level, a time and at most 4 KiB of text. */
+export function checkLogLine(line: QueueLogLine): QueueLogLine {
+  if (!LOG_LEVELS.includes(line?.level) || typeof line.message !== 'string' || typeof line.time !== 'string') {
+    throw new ConfigError(`a run's log line needs a level (${LOG_LEVELS.join(', ')}), a time and a message`);
+  }
+  return { time: line.time, level: line.level, message: line.message.slice(0, 4096) };
 }
 
 export function resolveEnqueueOptions(options: EnqueueOptions | undefined): ResolvedEnqueueOptions {
@@ -326,6 +353,7 @@ interface MemoryRun {
   stop?: { kind: 'abort' | 'timeout' | 'shutdown'; message: string };
   /** The back-off before the next try. */
   retryTimer?: NodeJS.Timeout;
+  logs: QueueLogLine[];
 }
 
 interface MemoryWorker {
@@ -440,6 +468,12 @@ export function memoryJobQueue(): JobQueue {
         run.info.progress = structuredClone(progress);
         emitLater(events, 'progress', id, structuredClone(progress));
       },
+      log(line) {
+        if (run.controller !== controller) return;
+        const copy = checkLogLine(line);
+        if (run.logs.length < MAX_LOG_LINES) run.logs.push(copy);
+        emitLater(events, 'log', id, { ...copy });
+      },
     };
     let outcome: Promise<JsonValue | void>;
     try {
@@ -529,7 +563,7 @@ export function memoryJobQueue(): JobQueue {
       }
       const id = resolved.runId ?? randomUUID();
       const run: MemoryRun = {
-        key, options: resolved, seq: seq++,
+        key, options: resolved, seq: seq++, logs: [],
         info: {
           id, request: copy, status: 'waiting', priority: resolved.priority,
           ...(resolved.dependsOn.length ? { dependsOn: [...resolved.dependsOn] } : {}),
@@ -546,6 +580,10 @@ export function memoryJobQueue(): JobQueue {
     async get(id) {
       const run = runs.get(id);
       return run ? snapshot(run) : undefined;
+    },
+
+    async logs(id) {
+      return structuredClone(runs.get(id)?.logs ?? []);
     },
 
     async list(filter = {}) {

@@ -2,9 +2,11 @@ import type { Snapshot } from '@cairn/repository';
 import type { AbortRequests } from './abort-requests.js';
 import type { Cairn } from './api.js';
 import type { CairnConfig } from './config.js';
+import type { LogLevel } from './events.js';
 import type { ProgressEvent } from './hooks.js';
 import type { JsonValue, QueuedJobRequest, RunContext, RunHandler } from './job-queue.js';
 import { runJob } from './jobs.js';
+import { redact } from './redact.js';
 import type { JobRunResult } from './jobs.js';
 
 /*
@@ -40,7 +42,8 @@ export interface JobRunHandlerOptions {
 
 /**
  * The handler for `JobQueue.process`: runs the request's job with `runJob` under the run's id and
- * signal, reports the backup's progress to whoever follows the run, and returns a QueuedRunResult.
+ * signal, reports the backup's progress and the run's log lines (info and above) to whoever
+ * follows the run, and returns a QueuedRunResult.
  */
 export function jobRunHandler(options: JobRunHandlerOptions): RunHandler {
   const { cairn, config, env = process.env, abortRequests } = options;
@@ -60,7 +63,14 @@ export function jobRunHandler(options: JobRunHandlerOptions): RunHandler {
     if (run.signal.aborted) forward();
     else run.signal.addEventListener('abort', forward, { once: true });
     const stopWatching = abortRequests?.watch(run.id, controller);
+    // The run's own lines (its backup, estimate and retention steps run as `ID`, `ID.estimate`, `ID.retention`), debug left out.
+    const onLog = (level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void => {
+      const runId = fields?.run;
+      if (level === 'debug' || typeof runId !== 'string' || (runId !== run.id && !runId.startsWith(`${run.id}.`))) return;
+      run.log({ time: new Date().toISOString(), level, message: redact(message) });
+    };
     cairn.events.on('progress', onProgress);
+    cairn.events.on('log', onLog);
     try {
       const result = await runJob(cairn, config, { ...request, runId: run.id, signal: controller.signal }, env);
       options.onEnd?.(request, run, { result });
@@ -70,6 +80,7 @@ export function jobRunHandler(options: JobRunHandlerOptions): RunHandler {
       throw error;
     } finally {
       cairn.events.off('progress', onProgress);
+      cairn.events.off('log', onLog);
       stopWatching?.();
       run.signal.removeEventListener('abort', forward);
     }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortedError, CairnError, ConfigError } from '@cairn/core';
-import type { JobProgress, JobQueue, JsonValue, QueuedJobRequest, QueueRunStatus, QueueWorker, RunContext, RunHandler, RunInfo } from '@cairn/core';
+import type { JobProgress, JobQueue, JsonValue, QueuedJobRequest, QueueLogLine, QueueRunStatus, QueueWorker, RunContext, RunHandler, RunInfo } from '@cairn/core';
 
 export interface ExecutorConformanceHandle {
   /** An empty queue: the suite enqueues, follows and aborts runs through it. */
@@ -86,7 +86,7 @@ export function describeExecutorConformance(name: string, makeQueue: MakeQueue, 
     it('runs a request in a worker and returns its JSON result to the enqueuer', async () => {
       const statuses: QueueRunStatus[] = [];
       let seen: QueuedJobRequest | undefined;
-      let context: Omit<RunContext, 'signal' | 'progress'> | undefined;
+      let context: Omit<RunContext, 'signal' | 'progress' | 'log'> | undefined;
       await work(async (req, ctx) => {
         seen = req;
         context = { id: ctx.id, attempt: ctx.attempt };
@@ -133,6 +133,29 @@ export function describeExecutorConformance(name: string, makeQueue: MakeQueue, 
       expect(await queue.wait(id)).toBe('done');
       expect(received.at(-1)).toEqual(progress);
       expect((await info(id)).progress).toEqual(progress);
+    });
+
+    it('brings the log lines a worker writes to the enqueuer, in order, and keeps them with the run', async () => {
+      const lines: QueueLogLine[] = [
+        { time: '2026-01-02T03:04:05.000Z', level: 'info', message: 'backup started' },
+        { time: '2026-01-02T03:04:06.000Z', level: 'warn', message: 'docs/locked.txt: permission denied' },
+        { time: '2026-01-02T03:04:07.000Z', level: 'error', message: 'x'.repeat(5000) },
+      ];
+      await work(async (_req, ctx) => {
+        for (const line of lines) ctx.log(line);
+        expect(() => ctx.log({ time: 'now', level: 'loud' as never, message: 'no' })).toThrow(ConfigError);
+        return 'logged';
+      });
+      const received: QueueLogLine[] = [];
+      let id = '';
+      queue.events.on('log', (runId, line) => { if (runId === id) received.push(line); });
+      ({ id } = await queue.enqueue(request('logging')));
+      expect(await queue.wait(id)).toBe('logged');
+      const expected = [lines[0], lines[1], { ...lines[2], message: 'x'.repeat(4096) }];
+      await until('the log lines to arrive', () => received.length === 3);
+      expect(received).toEqual(expected);
+      expect(await queue.logs(id)).toEqual(expected);
+      expect(await queue.logs('no-such-run')).toEqual([]);
     });
 
     it('does not queue an identical request twice while it is queued or running, but does for other options', async () => {

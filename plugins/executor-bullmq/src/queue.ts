@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job, JobType, RedisOptions } from 'bullmq';
 import {
-  AbortedError, ConfigError, FINAL_QUEUE_RUN_STATUSES, QueueError, createJobQueueEvents, describeRunEnd, emitLater, isPermanentError, normaliseRequest, parseOptions, redact,
+  AbortedError, ConfigError, FINAL_QUEUE_RUN_STATUSES, MAX_LOG_LINES, QueueError, checkLogLine, createJobQueueEvents, describeRunEnd, emitLater, isPermanentError, normaliseRequest, parseOptions, redact,
   requestKey, resolveEnqueueOptions, runErrorOf, waitForRun,
 } from '@cairn/core';
 import type {
-  EnqueueOptions, EnqueueResult, JobProgress, JobQueue, JsonValue, ProcessOptions, QueuedJobRequest, QueueRunStatus, QueueWorker, RunHandler,
+  EnqueueOptions, EnqueueResult, JobProgress, JobQueue, JsonValue, ProcessOptions, QueuedJobRequest, QueueLogLine, QueueRunStatus, QueueWorker, RunHandler,
   RunInfo, RunPriority,
 } from '@cairn/core';
 import { bullmqExecutorOptions } from './options.js';
@@ -30,6 +30,11 @@ type RunJob = Job<RunData, JsonValue, string>;
 /** BullMQ's numbers: lower runs first; 0 (no priority) would run before all of them, so it is never used. */
 const BULL_PRIORITY: Record<RunPriority, number> = { high: 1, normal: 2, low: 3 };
 
+/** The event a worker adds to the queue's event stream for each log line of a run. */
+const LOG_EVENT = 'cairn:log';
+/** The event stream's approximate length cap (BullMQ's own default). */
+const EVENTS_MAX_LEN = 10_000;
+
 /** Throttle of progress writes to Redis: a backup reports per file, the followers need a few per second. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -46,6 +51,7 @@ interface RawRedis {
   zrevrangebyscore(key: string, max: string | number, min: string | number, limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
   zremrangebyscore(key: string, min: string | number, max: string | number): Promise<unknown>;
   xrevrange(key: string, end: string, start: string, count: 'COUNT', n: number): Promise<Array<[string, string[]]>>;
+  xadd(key: string, ...args: Array<string | number>): Promise<unknown>;
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
   duplicate(): RawRedis;
   on(event: string, listener: (...args: never[]) => void): unknown;
@@ -202,6 +208,13 @@ class BullmqQueue implements BullmqJobQueue {
       events.on('progress', ({ jobId, data }) => {
         if (isProgress(data)) emitLater(this.#emitter, 'progress', jobId, data);
       });
+      (events as unknown as NodeJS.EventEmitter).on(LOG_EVENT, ({ jobId, line }: { jobId: string; line: string }) => {
+        try {
+          emitLater(this.#emitter, 'log', jobId, checkLogLine(JSON.parse(line) as QueueLogLine));
+        } catch {
+          // Not a line of ours: ignore.
+        }
+      });
       try {
         await deadline(events.waitUntilReady(), this.#options.connectTimeoutMs);
       } catch (error) {
@@ -356,6 +369,20 @@ class BullmqQueue implements BullmqJobQueue {
     return { id: job.id!, deduplicated: job.id !== id };
   }
 
+  async logs(id: string): Promise<QueueLogLine[]> {
+    const { queue } = await this.#connect();
+    const { logs } = await queue.getJobLogs(id, 0, MAX_LOG_LINES - 1);
+    const lines: QueueLogLine[] = [];
+    for (const text of logs) {
+      try {
+        lines.push(checkLogLine(JSON.parse(text) as QueueLogLine));
+      } catch {
+        // A line BullMQ or another tool added: not one of ours.
+      }
+    }
+    return lines;
+  }
+
   /** The job and what is known of it, or the error for a run that is gone or unknown. */
   async #existing(id: string): Promise<{ job: RunJob; info: RunInfo }> {
     const found = await this.#jobAndState(id);
@@ -476,12 +503,13 @@ class BullmqQueue implements BullmqJobQueue {
         controller.abort(new AbortedError(running.stop.message));
       }, data.timeoutMs);
       const progress = throttledProgress(job);
+      const logs = logWriter(job, client, `${this.#base}:events`);
       try {
-        const result = await handler(structuredClone(data.request), { id, attempt: job.attemptsMade + 1, signal: controller.signal, progress: progress.report });
-        await progress.flush();
+        const result = await handler(structuredClone(data.request), { id, attempt: job.attemptsMade + 1, signal: controller.signal, progress: progress.report, log: logs.write });
+        await Promise.all([progress.flush(), logs.flush()]);
         return (result ?? null) as JsonValue;
       } catch (error) {
-        await progress.flush().catch(() => {});
+        await Promise.all([progress.flush(), logs.flush()]).catch(() => {});
         const stop = running.stop;
         if (stop?.kind === 'abort') throw new UnrecoverableError(encodeError({ code: 'ABORTED', message: stop.message }));
         if (stop?.kind === 'timeout') throw new UnrecoverableError(encodeError({ code: 'QUEUE_RUN_TIMEOUT', message: stop.message }));
@@ -598,6 +626,30 @@ function decodeError(reason: string | undefined): { code: string; message: strin
 
 function isProgress(value: unknown): value is JobProgress {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * A run's log lines, in order: each kept with the BullMQ job (its log list, read by `logs`) and
+ * sent on the queue's event stream as a `cairn:log` event for whoever follows the run. Best
+ * effort, like progress: a line that cannot be written does not fail the run (its history has it).
+ */
+function logWriter(job: RunJob, client: RawRedis, eventsKey: string): { write(line: QueueLogLine): void; flush(): Promise<void> } {
+  let writing: Promise<void> = Promise.resolve();
+  let kept = 0;
+  return {
+    write(line) {
+      const copy = checkLogLine(line);
+      if (kept++ >= MAX_LOG_LINES) return;
+      const text = JSON.stringify(copy);
+      writing = writing
+        .then(async () => {
+          await job.log(text);
+          await client.xadd(eventsKey, 'MAXLEN', '~', EVENTS_MAX_LEN, '*', 'event', LOG_EVENT, 'jobId', job.id!, 'line', text);
+        })
+        .catch(() => { /* best effort */ });
+    },
+    flush: () => writing,
+  };
 }
 
 /** Progress to Redis at most every PROGRESS_INTERVAL_MS, the latest report winning; `flush` writes what is pending. */

@@ -173,6 +173,12 @@ describe('two workers and a scheduler on one Redis', () => {
     }
     expect(byJob).toEqual(runsPerJob);
     expect(byJob.size).toBe(JOBS);
+    // The run's log came back through the queue: readable from a machine whose history never saw the run.
+    const logs = await cairn.done(['logs', ids[0]!.slice(0, 8), '--config', 'cairn.config.mjs'], { CAIRN_STATE_DIR: join(dir, 'elsewhere') });
+    expect(logs.code, logs.err).toBe(0);
+    expect(logs.out).toContain(`run ${ids[0]!.slice(0, 8)}: job job-0, succeeded, queued `);
+    expect(logs.out).toContain('(from the queue)');
+    expect(logs.out).toMatch(/INFO +job job-0 starting/);
     // The scheduler's own slots went to the workers too.
     await cairn.until('a scheduled run to end on a worker', async () => (await tickRuns()).length > 0);
 

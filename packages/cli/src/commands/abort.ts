@@ -4,7 +4,7 @@ import { configOption, type CommandContext, type CommandSpec } from '../command.
 import { UsageError } from '../errors.js';
 import { formatTime, shortId } from '../output.js';
 import { openAbortRequests } from '../state.js';
-import { findRun, withHistory } from './history.js';
+import { findQueuedRun, findRun, withHistory } from './history.js';
 
 /** How long `cairn abort` waits to see the run end before it leaves it to the running process. */
 const WAIT_MS = 15_000;
@@ -63,15 +63,6 @@ export const abortCommand: CommandSpec = {
     return 0;
   },
 };
-
-/** The queue's run that `ref` names (an id, or a unique prefix of a queued, waiting or running one); undefined when the queue has none. */
-async function findQueuedRun(queue: JobQueue, ref: string): Promise<RunInfo | undefined> {
-  const exact = await queue.get(ref);
-  if (exact) return exact;
-  const matches = (await queue.list({ status: ['queued', 'waiting', 'running'] })).filter((run) => run.id.startsWith(ref));
-  if (matches.length > 1) throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (${matches.length} queued or running runs start with it): give more characters`);
-  return matches[0];
-}
 
 async function abortQueued(ctx: CommandContext, queue: JobQueue, run: RunInfo, reason: string): Promise<number> {
   const what = `run ${shortId(run.id)} (job ${run.request.job})`;

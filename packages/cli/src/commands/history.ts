@@ -1,5 +1,5 @@
 import { RUN_STATUSES } from '@cairn/core';
-import type { HistoryStore, RunRecord, RunStatus } from '@cairn/core';
+import type { HistoryStore, JobQueue, RunInfo, RunRecord, RunStatus } from '@cairn/core';
 import { configOption, jsonOption, type CommandContext, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatDuration, formatTime, shortId, table, toJson } from '../output.js';
@@ -80,4 +80,14 @@ export async function findRun(history: HistoryStore, ref: string): Promise<RunRe
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new UsageError('CLI_BAD_ARGUMENTS', `no run ${ref} in the history (see \`cairn history\`)`);
   throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (${matches.length} runs start with it): give more characters`);
+}
+
+/** The shared queue's run that `ref` names (an id, or a unique prefix of one the queue remembers); undefined when the queue has none. */
+export async function findQueuedRun(queue: JobQueue, ref: string): Promise<RunInfo | undefined> {
+  const exact = await queue.get(ref);
+  if (exact) return exact;
+  if (!/^[0-9a-zA-Z-]{4,}$/.test(ref)) return undefined;
+  const matches = (await queue.list({ limit: 1000 })).filter((run) => run.id.startsWith(ref));
+  if (matches.length > 1) throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (${matches.length} runs in the queue start with it): give more characters`);
+  return matches[0];
 }
