@@ -57,6 +57,10 @@ export interface CommandContext {
   noteRepository(location: string): void;
   /** The config (`--config FILE`, or cairn.config.{ts,mts,mjs,js} in the working directory), loaded and validated once. */
   config(): Promise<CairnConfig>;
+  /** The config when there is one (`--config FILE`, or a cairn.config.* in the working directory); undefined otherwise. */
+  configIfAny(): Promise<CairnConfig | undefined>;
+  /** Makes `config` and `stateDir` this command's own (a config built in code, like `cairn serve`'s embedded default). */
+  useConfig(config: CairnConfig, stateDir: string): void;
   /** The state folder (history, schedule state): `$CAIRN_STATE_DIR`, else the config's `stateDir` beside the config file (loading the config). */
   stateDir(): Promise<string>;
   /** The orchestrator, created on first use (with the config's targets and plugins once `config()` was called) and closed when the command ends. */

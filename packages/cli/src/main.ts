@@ -132,8 +132,10 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
   let config: CairnConfig | undefined;
   let configFile: string | undefined;
   /** Where history and schedule state live: CAIRN_STATE_DIR, else the config's stateDir beside it; undefined without either. */
+  let ownStateDir: string | undefined;
   const knownStateDir = (): string | undefined => {
     if (io.env.CAIRN_STATE_DIR) return resolve(io.cwd, io.env.CAIRN_STATE_DIR);
+    if (ownStateDir) return ownStateDir;
     if (config && configFile) return resolve(dirname(configFile), config.stateDir ?? '.cairn');
     return undefined;
   };
@@ -161,8 +163,17 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
       }
       return config;
     },
+    async configIfAny() {
+      if (config) return config;
+      if (typeof values.config !== 'string' && !CONFIG_NAMES.some((name) => existsSync(join(io.cwd, name)))) return undefined;
+      return ctx.config();
+    },
+    useConfig(given, dir) {
+      config = given;
+      ownStateDir = dir;
+    },
     async stateDir() {
-      if (!io.env.CAIRN_STATE_DIR) await ctx.config();
+      if (!io.env.CAIRN_STATE_DIR && !ownStateDir) await ctx.config();
       return knownStateDir()!;
     },
     async cairn() {
@@ -171,7 +182,9 @@ async function dispatch(argv: string[], io: CliIO, state: RunState, signal: Abor
         cairn = createCliCairn(cliLogger(io, state.debug), io.env, config);
         // Runs are recorded wherever a state folder is known, so `cairn history` and `cairn logs` find them.
         const stateDir = knownStateDir();
-        const recorder = stateDir ? historyRecorder(openHistory(stateDir)) : undefined;
+        // Each job's verbosity (`logLevel`) decides which of its lines history keeps.
+        const jobLevels = Object.fromEntries(Object.entries(config?.jobs ?? {}).flatMap(([name, job]) => (job.logLevel ? [[name, job.logLevel]] : [])));
+        const recorder = stateDir ? historyRecorder(openHistory(stateDir), { jobLevels }) : undefined;
         if (recorder) cairn.use(recorder);
         onCairn(cairn, async () => {
           if (!recorder) return;

@@ -23,7 +23,7 @@ export default defineConfig({
   repositories: { main: { url: '${dir.path}/backups', password }, other: { url: '${dir.path}/missing-repository', password } },
   jobs: {
     docs: { sources: [filesSource({ path: '${dir.path}/data' })], repository: 'main', schedule: 'daily' },
-    site: { sources: [filesSource({ path: '${dir.path}/data', name: 'site' })], repository: 'main', schedule: { cron: '*/5 * * * *', missed: 'skip' } },
+    site: { sources: [filesSource({ path: '${dir.path}/data', name: 'site' })], repository: 'main', schedule: { cron: '*/5 * * * *', missed: 'skip' }, logLevel: 'debug' },
     broken: { sources: [filesSource({ path: '${dir.path}/data' })], repository: 'other' },
   },
 });
@@ -64,6 +64,12 @@ describe('cairn history and cairn logs', () => {
     expect(logs.stdout).toMatch(/INFO\s+snapshot [0-9a-f]{8} saved/);
     const failedLog = await run(['logs', backups[0]!.id, '--level', 'error']);
     expect(failedLog.stdout.split('\n')[0]).toContain('failed: REPO_NOT_FOUND');
+    // A job's verbosity: site keeps its debug lines, docs (the default, info) does not.
+    expect(logs.stdout).not.toMatch(/DEBUG/);
+    const site = await run(['run', 'site', '--json']);
+    expect(site.code, site.stderr).toBe(0);
+    const siteRun = (JSON.parse((await run(['history', '--job', 'site', '--json'])).stdout) as Array<{ id: string; operation: string }>).find((r) => r.operation === 'backup')!;
+    expect((await run(['logs', siteRun.id])).stdout).toMatch(/DEBUG\s+backup started/);
   });
 
   it('refuse bad flags and unknown runs with one line and exit 2', async () => {

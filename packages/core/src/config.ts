@@ -103,6 +103,7 @@ export const jobConfig = z.strictObject({
   environments: z.array(z.string().min(1)).optional().describe('Environments this job runs in; default all.'),
   notifications: notificationsSchema.optional().describe('Who hears about this job\'s runs, and when; default: every notifier, on failure.'),
   notificationEnabled: z.boolean().default(true).describe('false: no notifications for this job.'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional().describe('Verbosity: the lowest level of this job\'s log lines that history keeps (default `info`; `debug` keeps every line).'),
   sizeLimit: sizeSchema.optional().describe('Largest amount of source data a run may back up (`50GiB`, `500MB` or bytes); a run that would read more is refused before it starts.'),
 });
 

@@ -6,17 +6,20 @@ import { memoryJobQueue } from './job-queue.js';
 
 export const localExecutorOptions = z.object({
   concurrency: z.number().int().min(1).max(64).default(1)
-    .describe('How many jobs run at once; further jobs wait in a queue, in submission order.'),
+    .describe('How many jobs run at once; further jobs wait in a queue, in submission order, except that restores go ahead of the rest.'),
 });
 export type LocalExecutorOptions = z.input<typeof localExecutorOptions>;
 
 interface QueuedJob {
+  /** Restores go ahead of everything else waiting: someone is waiting to get data back. */
+  urgent: boolean;
   start(): void;
 }
 
 /**
- * The in-process job runner: a FIFO queue with a concurrency limit. `@cairn/executor-local` wraps
- * this one implementation as a plugin; the orchestrator uses it when no executor is given.
+ * The in-process job runner: a FIFO queue with a concurrency limit, in which a restore waits only
+ * for the restores before it. `@cairn/executor-local` wraps this one implementation as a plugin;
+ * the orchestrator uses it when no executor is given.
  */
 export function createLocalExecutor(options: LocalExecutorOptions = {}): ExecutorInstance {
   const { concurrency } = parseOptions('local', localExecutorOptions, options);
@@ -50,6 +53,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
     const result = new Promise<T>((resolve, reject) => {
       let started = false;
       const entry: QueuedJob = {
+        urgent: job.type === 'restore',
         start() {
           started = true;
           controller.signal.removeEventListener('abort', onQueuedAbort);
@@ -81,7 +85,9 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
         return;
       }
       controller.signal.addEventListener('abort', onQueuedAbort, { once: true });
-      queue.push(entry);
+      const behind = entry.urgent ? queue.findIndex((queued) => !queued.urgent) : -1;
+      if (behind < 0) queue.push(entry);
+      else queue.splice(behind, 0, entry);
       next();
     });
     const tracked = result.then(() => undefined, () => undefined);

@@ -16,10 +16,10 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 /** A job that waits until the test lets it go (or until it is aborted). */
-function gatedJob(id: string, gate: Promise<void>, stats: { running: number; max: number; order: string[] }) {
+function gatedJob(id: string, gate: Promise<void>, stats: { running: number; max: number; order: string[] }, type = 'test') {
   return {
     id,
-    type: 'test',
+    type,
     async run(ctx: JobContext): Promise<string> {
       stats.running++;
       stats.max = Math.max(stats.max, stats.running);
@@ -73,6 +73,22 @@ describe('localExecutor', () => {
     expect(await Promise.all(handles.map((h) => h.result))).toEqual(gates.map((_, i) => `done j${i}`));
     expect(stats.max).toBe(2);
     expect(stats.order).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5']);
+  });
+
+  it('starts a waiting restore ahead of the other waiting jobs, after the restores before it', async () => {
+    const executor = localExecutor({ concurrency: 1 });
+    const stats = { running: 0, max: 0, order: [] as string[] };
+    const gates = Array.from({ length: 5 }, () => deferred());
+    const handles = [
+      executor.submit(gatedJob('backup-running', gates[0]!.promise, stats, 'backup')),
+      executor.submit(gatedJob('backup-waiting', gates[1]!.promise, stats, 'backup')),
+      executor.submit(gatedJob('restore-1', gates[2]!.promise, stats, 'restore')),
+      executor.submit(gatedJob('check-waiting', gates[3]!.promise, stats, 'check')),
+      executor.submit(gatedJob('restore-2', gates[4]!.promise, stats, 'restore')),
+    ];
+    for (const gate of gates) gate.resolve();
+    await Promise.all(handles.map((h) => h.result));
+    expect(stats.order).toEqual(['backup-running', 'restore-1', 'restore-2', 'backup-waiting', 'check-waiting']);
   });
 
   it('removes a job aborted while queued without ever running it', async () => {

@@ -1,9 +1,7 @@
 import { userInfo } from 'node:os';
-import { CairnError, ConfigError, Scheduler, jobRunHandler } from '@cairn/core';
-import type { JobRunResult } from '@cairn/core';
 import { configOption, type CommandSpec } from '../command.js';
-import { formatTime, shortId } from '../output.js';
-import { openAbortRequests, openScheduleState } from '../state.js';
+import { formatTime } from '../output.js';
+import { startJobService, untilStopped } from '../job-service.js';
 import { configSchedules } from './pause-resume.js';
 
 export const scheduleRunCommand: CommandSpec = {
@@ -30,65 +28,21 @@ export const scheduleRunCommand: CommandSpec = {
     }
     const cairn = await ctx.cairn();
     const stateDir = await ctx.stateDir();
-    const state = openScheduleState(stateDir);
-    const queue = cairn.executor.queue;
-    if (!queue) throw new ConfigError(`the config's executor (${cairn.executor.plugin}) has no queue, which cairn schedule run needs`);
     const say = (line: string) => ctx.print(`${formatTime(new Date())}  ${line}`);
-    const abortRequests = openAbortRequests(stateDir);
-    // Runs queued in this process's own queue (the local executor) are run here too.
-    const worker = queue.shared ? undefined : await queue.process(jobRunHandler({
-      cairn, config, env: ctx.io.env, abortRequests,
-      onStart: (request, run) => say(`schedule ${request.job}: run ${shortId(run.id)} started`),
-      onEnd(request, run, outcome) {
-        say(`schedule ${request.job}: run ${shortId(run.id)} ${describeEnd(outcome)}`);
-        if ('result' in outcome) for (const failure of outcome.result.notificationFailures ?? []) ctx.warn(failure.message);
-      },
-    }), { concurrency: cairn.executor.concurrency });
-    const scheduler = new Scheduler({
-      schedules,
-      state,
-      logger: cairn.logger,
-      async trigger(name, slot) {
-        const runId = `schedule.${name}.${slot.toISOString()}`;
-        const { id, deduplicated } = await queue.enqueue({ job: name, requestedBy: `schedule:${name}` }, { runId });
-        if (!deduplicated) say(`schedule ${name}: starting the run for ${formatTime(slot)} (run ${shortId(id)}${queue.shared ? ', queued for a worker' : ''})`);
-        else if (id === runId) say(`schedule ${name}: the ${formatTime(slot)} slot was already queued by another scheduler`);
-        else say(`schedule ${name}: run ${shortId(id)} for an earlier slot is still queued or running; skipping the ${formatTime(slot)} slot`);
-      },
-    });
+    const service = await startJobService(ctx, cairn, config, stateDir, say);
     try {
-      await scheduler.start();
-      for (const info of await scheduler.list()) {
+      for (const info of await service.scheduler!.list()) {
         say(`schedule ${info.name}: ${info.cron}${info.timezone ? ` (${info.timezone})` : ''}, ${info.paused ? 'paused' : `next ${info.next ? formatTime(info.next) : 'never'}`}`);
       }
-      say(`scheduler running as ${user()} (pid ${process.pid}, ${queue.shared ? `queueing runs on the ${queue.kind} queue for workers` : 'running jobs in this process'}); stop it with Ctrl-C or SIGTERM`);
-      // The scheduler's timers are unref'd and a pending promise holds no process open: this
-      // interval keeps it running until the signal (without it, a fresh scheduler exited at once).
-      const keepAlive = setInterval(() => {}, 3_600_000);
-      await new Promise<void>((resolve) => {
-        if (ctx.signal.aborted) resolve();
-        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      }).finally(() => clearInterval(keepAlive));
+      say(`scheduler running as ${user()} (pid ${process.pid}, ${service.queue.shared ? `queueing runs on the ${service.queue.kind} queue for workers` : 'running jobs in this process'}); stop it with Ctrl-C or SIGTERM`);
+      await untilStopped(ctx.signal);
     } finally {
-      scheduler.stop();
-      // Runs in progress here are aborted (the repository stays valid; the next slot reuses what was stored).
-      await worker?.close({ abortRunning: true });
-      abortRequests.close();
-      state.close();
+      await service.stop();
     }
     say('scheduler stopped');
     return 0;
   },
 };
-
-function describeEnd(outcome: { result: JobRunResult } | { error: unknown }): string {
-  if ('result' in outcome) {
-    const { snapshot, warnings } = outcome.result.backup;
-    return `saved snapshot ${shortId(snapshot.id)}${warnings.length ? ` (incomplete: ${warnings.length} entries skipped)` : ''}`;
-  }
-  const { error } = outcome;
-  return `failed — ${error instanceof CairnError ? `${error.code}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
-}
 
 function user(): string {
   try {
