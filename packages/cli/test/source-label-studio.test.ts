@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  annotationsOf, api, choice, createProject, createSnapshot, dropProjects, projectState, seedTasks, sourceUrl, taskIds, token, track, unusedPort, url,
+  annotationsOf, api, choice, createProject, createSnapshot, dropProjects, projectState, seedTasks, sourceUrl, taskIds, token, track, url,
 } from '../../../plugins/source-label-studio/test/label-studio-services.js';
+import { unusedPort } from '@cairn/testkit';
 import type { ProjectState } from '../../../plugins/source-label-studio/test/label-studio-services.js';
 import { cli, expectOneErrorLine, tempDir, type CliResult } from './helpers.js';
 

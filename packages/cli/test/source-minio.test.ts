@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   accessKey, admin, bucketState, bytes, dropAllBuckets, freshBucket, host, listKeys, port, putObject, readOnlyCredentials, region, secretKey, sourceUrl,
-  track, unique, unusedPort,
+  track, unique,
 } from '../../../plugins/source-minio/test/minio-services.js';
+import { unusedPort } from '@cairn/testkit';
 import { cli, expectOneErrorLine, tempDir, type CliResult } from './helpers.js';
 
 /**

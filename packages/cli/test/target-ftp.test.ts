@@ -1,7 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, env, host, namesIn, port, testDir, unusedPort } from '../../../plugins/target-ftp/test/ftp-services.js';
+import { credentials, env, host, namesIn, port, testDir } from '../../../plugins/target-ftp/test/ftp-services.js';
+import { unusedPort } from '@cairn/testkit';
 import { built, manifest, oneErrorLine, overwriteRange, spawnCairn, writeRandomFile } from './acceptance-helpers.js';
 import { cli, expectOneErrorLine, tempDir, type CliResult } from './helpers.js';
 

@@ -2,8 +2,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  accessKey, fullServerBucket, host, objectNames, port, readOnlyCredentials, region, removePrefix, secretKey, testBucket, unique, unusedPort,
+  accessKey, fullServerBucket, host, objectNames, port, readOnlyCredentials, region, removePrefix, secretKey, testBucket, unique,
 } from '../../../plugins/target-s3/test/s3-services.js';
+import { unusedPort } from '@cairn/testkit';
 import { manifest, overwriteRange, writeRandomFile } from './acceptance-helpers.js';
 import { cli, expectOneErrorLine, tempDir, type CliResult } from './helpers.js';
 

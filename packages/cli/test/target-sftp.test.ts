@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawSession, removeRemoteDir, sftpServer, uniqueDir } from '../../../plugins/target-sftp/test/server.js';
 import { manifest, overwriteRange, writeRandomFile } from './acceptance-helpers.js';
 import { cli, expectOneErrorLine, tempDir, type CliResult } from './helpers.js';
+import { unusedPort } from '@cairn/testkit';
 
 /**
  * Acceptance through the real `cairn` command against OpenSSH's sshd: two snapshots restored
@@ -82,14 +82,6 @@ function otherEd25519Key(): string {
   return Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)]).toString('base64');
 }
 
-async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('cairn with an sftp:// repository on OpenSSH', () => {
   it('backs up, changes, backs up, restores each snapshot byte-exact, and checks every byte', async () => {

@@ -8,6 +8,6 @@ export { memoryTarget, memoryTargetOptions } from './memory-target.js';
 export { asUnprivileged, deferred } from './privileges.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
-export { requireEnv } from './services.js';
+export { requireEnv, unusedPort } from './services.js';
 export { describeExecutorConformance } from './executor-conformance.js';
 export type { ExecutorConformanceHandle, ExecutorConformanceOptions, MakeQueue } from './executor-conformance.js';

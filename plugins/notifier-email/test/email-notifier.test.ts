@@ -8,6 +8,7 @@ import type { RunNotification } from '@cairn/core';
 import { pluginContext, requireEnv } from '@cairn/testkit';
 import { emailNotifier } from '../src/index.js';
 import type { EmailNotifierOptions } from '../src/index.js';
+import { unusedPort } from '@cairn/testkit';
 
 const env = requireEnv('CAIRN_TEST_SMTP_HOST', 'CAIRN_TEST_SMTP_PORT', 'CAIRN_TEST_SMTP_USER', 'CAIRN_TEST_SMTP_PASSWORD', 'CAIRN_TEST_SMTP_MAILDIR');
 const smtp = `smtp://${env.CAIRN_TEST_SMTP_USER}@${env.CAIRN_TEST_SMTP_HOST}:${env.CAIRN_TEST_SMTP_PORT}`;
@@ -61,13 +62,6 @@ function quotedPrintable(text: string): string {
   return decodeURIComponent(bytes.replace(/%(?![0-9A-F]{2})/gi, '%25'));
 }
 
-async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('emailNotifier, against a real SMTP server (STARTTLS, login)', () => {
   it('sends a success summary a person can act on, in plain text and HTML', async () => {

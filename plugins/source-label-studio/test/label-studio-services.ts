@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { requireEnv } from '@cairn/testkit';
 import type { LabelStudioSourceOptions } from '../src/index.js';
 
@@ -172,14 +171,3 @@ export async function createSnapshot(project: number, title: string): Promise<nu
   throw new Error(`snapshot ${snapshot.id} did not complete`);
 }
 
-/** A TCP port nothing listens on. */
-export async function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

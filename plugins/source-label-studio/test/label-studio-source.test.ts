@@ -10,8 +10,9 @@ import { backupContext, describeSourceConformance, memoryLogger, memoryTarget } 
 import { labelStudioSource } from '../src/index.js';
 import {
   annotationsOf, api, choice, createProject, createSnapshot, dropProjects, email, projectState, seedTasks, sourceOptions, sourceUrl, taskIds, token,
-  track, unusedPort, url,
+  track, url,
 } from './label-studio-services.js';
+import { unusedPort } from '@cairn/testkit';
 import type { ProjectState } from './label-studio-services.js';
 
 const kdf = { N: 1024, r: 8, p: 1 };

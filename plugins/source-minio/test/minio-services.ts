@@ -164,15 +164,6 @@ export async function readOnlyCredentials(): Promise<{ accessKey: string; secret
   return { accessKey: credentials.accessKey, secretKey: credentials.secretKey, sessionToken: credentials.sessionToken! };
 }
 
-/** A port nothing listens on: bound, then released. */
-export async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port: free } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return free;
-}
-
 /** A server that accepts connections and never says a word: a hung S3 server. */
 export async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();

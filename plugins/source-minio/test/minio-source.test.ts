@@ -7,8 +7,9 @@ import { minioSource } from '../src/index.js';
 import type { MinioSourceOptions } from '../src/index.js';
 import {
   accessKey, admin, bucketState, bytes, dropAllBuckets, dropBucket, freshBucket, host, listKeys, port, putObject, readOnlyCredentials, region,
-  secretKey, silentServer, sourceOptions, sourceUrl, track, unique, unusedPort,
+  secretKey, silentServer, sourceOptions, sourceUrl, track, unique,
 } from './minio-services.js';
+import { unusedPort } from '@cairn/testkit';
 import type { ObjectState } from './minio-services.js';
 
 const MiB = 1024 * 1024;

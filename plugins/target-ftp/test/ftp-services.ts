@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { requireEnv } from '@cairn/testkit';
 import { Client } from 'basic-ftp';
 
@@ -37,12 +36,3 @@ export async function namesIn(path: string): Promise<string[]> {
   return admin(async (client) => (await client.list(path)).map((entry) => entry.name).sort());
 }
 
-/** A loopback port nothing listens on (it was free a moment ago). */
-export async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}

@@ -6,7 +6,8 @@ import { collect, deterministicBytes, describeTargetConformance, memoryLogger, p
 import type { TcpProxy } from '@cairn/testkit';
 import { ftpTarget, parseFtpUrl } from '../src/index.js';
 import type { FtpTargetOptions } from '../src/index.js';
-import { admin, credentials, env, host, namesIn, port, testDir, unusedPort } from './ftp-services.js';
+import { admin, credentials, env, host, namesIn, port, testDir } from './ftp-services.js';
+import { unusedPort } from '@cairn/testkit';
 
 const MiB = 1024 * 1024;
 

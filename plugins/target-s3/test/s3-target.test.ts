@@ -5,8 +5,9 @@ import { collect, deterministicBytes, describeTargetConformance, digest, hashing
 import { parseS3Url, s3Target } from '../src/index.js';
 import {
   accessKey, admin, host, incompleteUploads, objectNames, port, readOnlyCredentials, removePrefix, s3Options, secretKey,
-  silentServer, testBucket, tlsFrontend, unique, unusedPort,
+  silentServer, testBucket, tlsFrontend, unique,
 } from './s3-services.js';
+import { unusedPort } from '@cairn/testkit';
 
 const MiB = 1024 * 1024;
 const bucket = testBucket('s3-target');

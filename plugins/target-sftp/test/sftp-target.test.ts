@@ -11,6 +11,7 @@ import { collect, describeTargetConformance, deterministicBytes, pluginContext, 
 import { sftpTarget } from '../src/index.js';
 import type { SftpTargetOptions } from '../src/index.js';
 import { rawSession, removeRemoteDir, sftpServer, uniqueDir } from './server.js';
+import { unusedPort } from '@cairn/testkit';
 
 const server = sftpServer();
 const MiB = 1024 * 1024;
@@ -361,11 +362,3 @@ describe('sftp target', () => {
   });
 });
 
-/** A loopback port nothing listens on (bound, then released). */
-async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
