@@ -43,12 +43,6 @@ export class BlobReader {
     return this.open(id, envelope, what);
   }
 
-  /** Verifies an envelope already in memory, on the workers when there are some. */
-  async verify(id: string, envelope: Buffer, rawLength: number, what: string): Promise<void> {
-    if (this.pool) await this.pool.open(envelope, id, rawLength, what);
-    else await this.open(id, envelope, what);
-  }
-
   /** Authenticates, decompresses and verifies an envelope already in memory. */
   async open(id: string, envelope: Buffer, what: string): Promise<Buffer> {
     const plain = await decompress(unseal(this.keys.encryption, envelope, what), what);
@@ -78,19 +72,26 @@ export class BlobReader {
       const data = await covering.data;
       if (end <= covering.offset + data.length) return data.subarray(location.offset - covering.offset, end - covering.offset);
     }
+    // A blob that starts in a window but ends past it: the next window starts where that one
+    // ends, so consecutive windows never read a byte twice and each starts where the last one
+    // stopped (a store can then carry on with the same transfer, as FTP's does).
+    const head = this.windows.find((w) => w.pack === location.pack && w.offset < location.offset && location.offset < w.offset + w.length);
+    const offset = head ? head.offset + head.length : location.offset;
     const packSize = this.index.packs.get(location.pack)?.size ?? end;
-    const length = Math.max(location.length, Math.min(WINDOW_BYTES, packSize - location.offset));
+    const length = Math.max(end - offset, Math.min(WINDOW_BYTES, packSize - offset));
     const window: Window = {
       pack: location.pack,
-      offset: location.offset,
+      offset,
       length,
-      data: this.store.get(key, { range: { offset: location.offset, length } }).then(readAll),
+      data: this.store.get(key, { range: { offset, length } }).then(readAll),
     };
     window.data.catch(() => undefined); // awaited below; a failed window is dropped from the cache
     this.windows = [window, ...this.windows.slice(0, WINDOWS_KEPT - 1)];
     try {
       const data = await window.data;
-      return data.subarray(0, location.length);
+      if (!head) return data.subarray(0, location.length);
+      const start = (await head.data).subarray(location.offset - head.offset);
+      return Buffer.concat([start, data.subarray(0, end - offset)]);
     } catch (error) {
       this.windows = this.windows.filter((w) => w !== window);
       throw error;

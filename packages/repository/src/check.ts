@@ -5,6 +5,7 @@ import { CairnError, throwIfAborted } from './errors.js';
 import { DATA_PREFIX, idFromKey, packKey } from './layout.js';
 import type { MasterIndex } from './master-index.js';
 import { parsePackHeader } from './pack.js';
+import type { SealPool } from './seal-pool.js';
 import { forEachLimited } from './semaphore.js';
 import { loadTree } from './walk.js';
 import type { CheckOptions, CheckProblem, CheckReport, Snapshot } from './types.js';
@@ -20,6 +21,7 @@ export async function checkRepository(
   encryptionKey: Buffer,
   index: MasterIndex,
   reader: BlobReader,
+  pool: SealPool,
   snapshots: Snapshot[],
   snapshotProblems: CheckProblem[],
   options: CheckOptions,
@@ -50,18 +52,28 @@ export async function checkRepository(
   if (options.readData) {
     let packsDone = 0;
     const total = index.packs.size;
+    // One buffer for every pack, as packs are checked one at a time: concatenating each pack's
+    // parts into a fresh buffer left two pack-sized buffers per pack for the GC to find.
+    let scratch = Buffer.alloc(0);
     const verifyPack = async (pack: string, size: number): Promise<void> => {
       const blobs = blobsByPack.get(pack) ?? [];
       if (!stored.has(pack) || stored.get(pack) !== size) return;
       const key = packKey(pack);
-      const chunks: Buffer[] = [];
       const hash = createHash('sha256');
+      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+      let length = 0;
       for await (const part of await store.get(key)) {
-        const buffer = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-        hash.update(buffer);
-        chunks.push(buffer);
+        hash.update(part);
+        if (length + part.length > scratch.length) {
+          // The pack grew since it was listed; its hash will not match, but read it all the same.
+          const bigger = Buffer.allocUnsafeSlow(2 * (length + part.length));
+          scratch.copy(bigger, 0, 0, length);
+          scratch = bigger;
+        }
+        scratch.set(part, length);
+        length += part.length;
       }
-      const bytes = Buffer.concat(chunks);
+      const bytes = scratch.subarray(0, length);
       bytesRead += bytes.length;
       if (hash.digest('hex') !== pack) {
         problems.push({ kind: 'pack-hash', message: `pack ${pack.slice(0, 12)} does not match its hash: its content changed`, key, affects: [] });
@@ -74,7 +86,8 @@ export async function checkRepository(
       // A few blobs at a time: their plaintexts can be several times the pack's size.
       await forEachLimited(blobs, 4, async ([id, location]) => {
         try {
-          await reader.verify(id, bytes.subarray(location.offset, location.offset + location.length), location.rawLength, `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
+          // The pool copies the envelope out of `bytes`, so the next pack may reuse the buffer.
+          await pool.verify(bytes.subarray(location.offset, location.offset + location.length), id, location.rawLength, `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
         } catch (error) {
           if (!(error instanceof CairnError) || error.code !== 'REPO_CORRUPT') throw error;
           const problem: CheckProblem = { kind: 'blob-unreadable', message: describe(error), key, affects: [] };
@@ -84,7 +97,7 @@ export async function checkRepository(
       });
       options.onProgress?.({ packsDone: ++packsDone, packsTotal: total, bytesDone: bytesRead });
     };
-    // Two packs at a time: one downloads while the other's blobs are verified on the workers.
+    // One pack at a time (the shared buffer above depends on it).
     await forEachLimited(index.packs, 1, async ([pack, { size }]) => {
       throwIfAborted(options.signal);
       await verifyPack(pack, size);

@@ -196,7 +196,8 @@ export class Repository {
         return { ok: false, snapshots: 0, packs: 0, blobs: 0, bytesRead: 0, problems: [problem] };
       }
       const { snapshots, problems } = await this.loadSnapshots();
-      return checkRepository(this.store, this.keys.encryption, index, new BlobReader(this.store, this.keys, index, this.workers()), snapshots, problems, options);
+      const pool = this.workers();
+      return checkRepository(this.store, this.keys.encryption, index, new BlobReader(this.store, this.keys, index, pool), pool, snapshots, problems, options);
     });
   }
 

@@ -45,11 +45,20 @@ export class SealPool {
 
   /** Authenticates, decompresses and checks a blob against its id; damage is REPO_CORRUPT naming `what`. */
   async open(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Buffer> {
+    return toBuffer((await this.unseal('open', envelope, blobId, rawLength, what)).plain!);
+  }
+
+  /** As `open`, for `check`: the plaintext stays in the worker, so it never becomes garbage here. */
+  async verify(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<void> {
+    await this.unseal('verify', envelope, blobId, rawLength, what);
+  }
+
+  private async unseal(op: 'open' | 'verify', envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Reply> {
     try {
       // A private copy of just the envelope, handed over without another copy: posting the view
       // itself would copy its whole buffer (a pack window, or a whole pack during check).
       const own = new Uint8Array(envelope);
-      return toBuffer((await this.send({ op: 'open', envelope: own, blobId, rawLength }, [own.buffer])).plain!);
+      return await this.send({ op, envelope: own, blobId, rawLength }, [own.buffer]);
     } catch (error) {
       if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
       throw error;

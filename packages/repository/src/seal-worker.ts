@@ -11,10 +11,13 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBy
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
-/** `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. */
+/**
+ * `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. `verify`: as
+ * `open`, but only the verdict goes back (check has no use for the plaintext).
+ */
 type Request =
   | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number }
-  | { op: 'open'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
+  | { op: 'open' | 'verify'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
@@ -24,7 +27,7 @@ const FLAG_ZSTD = Buffer.of(1);
 parentPort!.on('message', (request: Request) => {
   try {
     if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel);
-    else open(request.id, request.envelope, request.blobId, request.rawLength);
+    else open(request.id, request.envelope, request.blobId, request.rawLength, request.op === 'open');
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
@@ -50,19 +53,22 @@ function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
   parentPort!.postMessage({ id: requestId, envelope }, [envelope.buffer]);
 }
 
-function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number): void {
+function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: boolean): void {
   if (envelope.length < 29) throw new Error('truncated');
   const decipher = createDecipheriv('aes-256-gcm', key, envelope.subarray(0, 12));
   decipher.setAuthTag(envelope.subarray(envelope.length - 16));
   let stored: Buffer;
   try {
-    stored = Buffer.concat([decipher.update(envelope.subarray(12, envelope.length - 16)), decipher.final()]);
+    // GCM's final() only checks the tag and yields no bytes, so update()'s output is the whole
+    // plaintext: no concatenated copy.
+    stored = decipher.update(envelope.subarray(12, envelope.length - 16));
+    decipher.final();
   } catch {
     throw new Error('failed authentication: it is damaged or was tampered with');
   }
   const body = stored.subarray(1);
   let plain: Buffer;
-  if (stored[0] === 0) plain = Buffer.from(body);
+  if (stored[0] === 0) plain = body;
   else if (stored[0] === 1) {
     try {
       plain = zstdDecompressSync(body, { chunkSize: Math.min(Math.max(rawLength + 1024, 64 * 1024), 16 * 1024 * 1024) });
@@ -71,7 +77,14 @@ function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength
     }
   } else throw new Error(`has unknown compression ${stored[0]}`);
   if (createHmac('sha256', idKey).update(plain).digest('hex') !== blobId) throw new Error('does not match its id');
-  const out = Buffer.allocUnsafeSlow(plain.length);
-  plain.copy(out);
-  parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer]);
+  if (!reply) {
+    parentPort!.postMessage({ id: requestId });
+    return;
+  }
+  // Handed over without a copy when the plaintext is (nearly) all of its own buffer, as zstd's
+  // single output buffer is; a view into a larger buffer (or Buffer's shared pool) is copied out.
+  const own = plain.byteOffset === 0 && plain.buffer.byteLength > Buffer.poolSize && plain.buffer.byteLength - plain.length <= 64 * 1024;
+  const out = own ? plain : Buffer.allocUnsafeSlow(plain.length);
+  if (!own) plain.copy(out);
+  parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer as ArrayBuffer]);
 }

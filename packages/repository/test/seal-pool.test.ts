@@ -39,4 +39,24 @@ describe('SealPool', () => {
       await pool.close();
     }
   });
+
+  it('verifies blobs without returning them, and refuses a damaged or mismatched one', async () => {
+    const keys = generateMasterKeys();
+    const pool = new SealPool(keys, 1);
+    try {
+      for (const data of inputs) {
+        const envelope = seal(keys.encryption, ...(await compress(data, 3)));
+        await expect(pool.verify(envelope, blobId(keys.id, data), data.length, 'test blob')).resolves.toBeUndefined();
+      }
+      const envelope = seal(keys.encryption, ...(await compress(inputs[1]!, 3)));
+      await expect(pool.verify(envelope, blobId(keys.id, inputs[0]!), inputs[1]!.length, 'test blob')).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
+      envelope[20]! ^= 1;
+      await expect(pool.verify(envelope, blobId(keys.id, inputs[1]!), inputs[1]!.length, 'test blob')).rejects.toMatchObject({
+        code: 'REPO_CORRUPT',
+        message: expect.stringContaining('failed authentication'),
+      });
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -21,6 +21,7 @@ export class ConnectionPool {
   /** Connections handed out or being opened. */
   private busy = 0;
   private closed = false;
+  private reclaim: (() => boolean) | undefined;
 
   constructor(
     private readonly settings: ConnectionSettings & { connections: number },
@@ -43,9 +44,23 @@ export class ConnectionPool {
         continue;
       }
       if (this.busy < this.settings.connections) return this.open();
+      this.reclaim?.(); // a connection it frees goes to the first waiter
       const handed = await this.wait(signal);
       if (handed) return handed;
     }
+  }
+
+  /**
+   * `reclaim` is asked to free a connection held for later (a transfer paused between two ranges)
+   * when an operation would otherwise wait; it returns whether it will.
+   */
+  onStarved(reclaim: () => boolean): void {
+    this.reclaim = reclaim;
+  }
+
+  /** Whether an operation waits for a connection. */
+  get waiting(): boolean {
+    return this.waiters.length > 0;
   }
 
   /** Returns a healthy connection for reuse. */

@@ -9,8 +9,9 @@ import { serverName } from './ftp-connection.js';
 import { toTargetError } from './ftp-errors.js';
 import type { FtpAction } from './ftp-errors.js';
 import { keyToRelativePath, TEMP_SUFFIX } from './keys.js';
-import { retrieve, upload } from './transfers.js';
-import type { RetrieveState } from './transfers.js';
+import { Handovers } from './handovers.js';
+import type { Carried, Handover } from './handovers.js';
+import { Retrieval, upload } from './transfers.js';
 
 export interface StoreSettings {
   host: string;
@@ -18,6 +19,7 @@ export interface StoreSettings {
   username: string;
   path: string;
   retries: number;
+  timeoutMs: number;
 }
 
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
@@ -32,6 +34,8 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
   const knownDirs = new Set<string>();
   /** Connections whose transfer failed: their state is unknown, so they are not reused. */
   const tainted = new WeakSet<Client>();
+  /** Open RETRs carried from one range read to the next (see Handovers). */
+  const handovers = new Handovers(pool, settings.timeoutMs);
 
   /**
    * Runs `operation` on a pooled connection, retrying transient failures on a fresh one.
@@ -100,6 +104,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
         // vsftpd (and RFC 959 servers on POSIX file systems) rename over an existing file
         // atomically, so a reader sees the old object or the new one, never neither.
         await client.rename(temp, path);
+        handovers.invalidate(path);
       }, { signal, retry: false });
     } catch (error) {
       if (uploaded) await removeTemp(temp, error, leftovers);
@@ -128,31 +133,65 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
     }, { signal });
   }
 
-  async function* read(path: string, from: number, to: number, size: number, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  /**
+   * The bytes [from, to) of a file of `size` bytes: on the transfer carried over from the read
+   * before (`carried`) if there is one, else on a RETR of its own, resumed with REST after a
+   * transient failure. At `to`, the transfer goes to the read that continues there (`next`).
+   */
+  async function* read(
+    path: string,
+    range: { from: number; to: number; size: number },
+    carried: () => Retrieval | undefined,
+    next: Handover | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Uint8Array> {
+    const { from, to, size } = range;
     let position = from;
     let failures = 0;
-    while (position < to) {
-      throwIfAborted(signal);
-      try {
-        const client = await pool.acquire(signal);
-        const state: RetrieveState = { reusable: false };
+    let retrieval = carried();
+    try {
+      while (position < to) {
+        throwIfAborted(signal);
         try {
-          for await (const chunk of retrieve(client, path, { from: position, to, size }, state, signal)) {
-            position += chunk.byteLength;
-            yield chunk;
+          retrieval ??= new Retrieval(await pool.acquire(signal), path, position, size);
+          let complete = false;
+          try {
+            // A gap before the range (blobs not needed now) is read and dropped: cheaper than a new login.
+            for await (const skipped of retrieval.read(position, signal)) void skipped;
+            for await (const chunk of retrieval.read(to, signal)) {
+              position += chunk.byteLength;
+              yield chunk;
+            }
+            complete = true;
+          } finally {
+            if (!complete) {
+              const failed = retrieval;
+              retrieval = undefined;
+              await failed.cut();
+              pool.discard(failed.client);
+            }
           }
-        } finally {
-          if (state.reusable) pool.release(client);
-          else pool.discard(client);
+        } catch (error) {
+          const mapped = toTargetError(error, scene('read', path));
+          if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+          if (!isTransientNetworkError(mapped) || ++failures > settings.retries) throw mapped;
+          // What arrived is kept: the next attempt resumes with REST where this one stopped.
+          const delay = retryDelay(failures, 250, 8_000);
+          logger.debug(`${ftpTagged(mapped.message)}; resuming at byte ${position} in ${Math.round(delay)} ms (attempt ${failures + 1} of ${settings.retries + 1})`);
+          await sleep(delay, signal);
         }
-      } catch (error) {
-        const mapped = toTargetError(error, scene('read', path));
-        if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
-        if (!isTransientNetworkError(mapped) || ++failures > settings.retries) throw mapped;
-        // What arrived is kept: the next attempt resumes with REST where this one stopped.
-        const delay = retryDelay(failures, 250, 8_000);
-        logger.debug(`${ftpTagged(mapped.message)}; resuming at byte ${position} in ${Math.round(delay)} ms (attempt ${failures + 1} of ${settings.retries + 1})`);
-        await sleep(delay, signal);
+      }
+      if (retrieval && next && to < size) {
+        next.hand({ retrieval, size });
+        retrieval = undefined;
+      }
+    } finally {
+      next?.hand(undefined); // a no-op once handed
+      if (retrieval) {
+        // The range ended at the end of the file (the 226 comes next), or nobody reads on.
+        const done = retrieval;
+        if (to === size && (await done.finish().catch(() => false))) pool.release(done.client);
+        else await handovers.drop(done);
       }
     }
   }
@@ -206,6 +245,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
       const { signal } = options;
       throwIfAborted(signal);
       const leftovers: string[] = [];
+      handovers.invalidate(path);
       // A buffer can be sent again after a dropped connection; a stream cannot.
       await withRetry(() => putOnce(path, body, signal, leftovers), {
         attempts: isReplayable(body) ? settings.retries + 1 : 1,
@@ -219,13 +259,39 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
       const path = pathOf(key);
       const { signal, range } = options;
       throwIfAborted(signal);
-      // SIZE first: a missing object fails here, before any stream exists, and the size tells
-      // whether a range ends at the end of the file and whether a transfer came back whole.
-      const size = await sizeOf(path, signal);
-      if (size === undefined) throw new TargetError('TARGET_NOT_FOUND', `no object ${key} in ${root || '/'} on ${server}`, { plugin: 'ftp' });
-      const from = Math.min(range?.offset ?? 0, size);
-      const to = range ? Math.min(size, range.offset + Math.max(0, range.length)) : size;
-      return read(path, from, to, size, signal);
+      // Claimed and offered before the first await, so that reads asked for together find each other.
+      const resuming = range && range.offset > 0 && range.length > 0 ? handovers.claim(path, range.offset, signal) : undefined;
+      const next = range && range.length > 0 ? handovers.offer(path, range.offset + range.length) : undefined;
+      let carried: Carried | undefined;
+      try {
+        carried = await resuming;
+        // SIZE first: a missing object fails here, before any stream exists, and the size tells
+        // whether a range ends at the end of the file and whether a transfer came back whole.
+        // A carried transfer already knows it.
+        const size = carried?.size ?? (await sizeOf(path, signal));
+        if (size === undefined) throw new TargetError('TARGET_NOT_FOUND', `no object ${key} in ${root || '/'} on ${server}`, { plugin: 'ftp' });
+        const from = Math.min(range?.offset ?? 0, size);
+        const to = range ? Math.min(size, range.offset + Math.max(0, range.length)) : size;
+        // A body nobody starts reading must not hold a connection, nor keep the next read waiting.
+        let unread = carried?.retrieval;
+        const idle = unread || next ? setTimeout(() => {
+          if (unread) void handovers.drop(unread);
+          unread = undefined;
+          next?.hand(undefined);
+        }, settings.timeoutMs) : undefined;
+        idle?.unref();
+        const take = () => {
+          clearTimeout(idle);
+          const taken = unread;
+          unread = undefined;
+          return taken;
+        };
+        return read(path, { from, to, size }, take, next, signal);
+      } catch (error) {
+        next?.hand(undefined);
+        if (carried) await handovers.drop(carried.retrieval);
+        throw error;
+      }
     },
 
     list(prefix, options = {}) {
@@ -237,6 +303,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
 
     async delete(key) {
       const path = pathOf(key);
+      handovers.invalidate(path);
       await session('delete', path, async (client) => {
         const reply = await client.sendIgnoringError(`DELE ${path}`);
         if (reply.code < 400) return;
@@ -253,6 +320,7 @@ export function ftpStore(pool: ConnectionPool, settings: StoreSettings, logger: 
     },
 
     async close() {
+      handovers.close();
       pool.close();
     },
   };

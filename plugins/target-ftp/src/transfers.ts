@@ -167,92 +167,97 @@ function bodyError(error: unknown, remotePath: string): Error {
   return new TargetError('TARGET_IO', `the data for ${remotePath} failed while uploading it: ${why}`, { plugin: 'ftp', cause: error });
 }
 
-/** How the connection was left after `retrieve`: reusable only if the transfer ran to its 226. */
-export interface RetrieveState {
-  reusable: boolean;
-}
-
-/** A tail this short is read and dropped rather than cutting the transfer, which costs a new connection. */
-const DRAIN_TAIL_BYTES = 256 * 1024;
-
 /**
- * RETR (after REST `from`) the bytes `[from, to)` of a file of `size` bytes, as they arrive, with
- * back-pressure. When `to` is short of the end, the transfer is cut once the range has arrived:
- * FTP cannot stop a RETR mid-way and keep the control connection in a known state (ABOR replies
- * race with the next command), so such a connection is not reused — `state.reusable` says so.
- * Ends only when every byte of the range arrived; a transfer that ends short rejects.
+ * One RETR, read range by range. FTP cannot stop a RETR mid-way and keep the control connection
+ * in a known state (ABOR replies race with the next command), so a transfer that is not read to
+ * its 226 is cut and its connection dropped, which costs a new login. Reading the next range on
+ * from where the last one stopped, instead of a new RETR, keeps the connection.
  */
-export async function* retrieve(
-  client: Client,
-  remotePath: string,
-  range: { from: number; to: number; size: number },
-  state: RetrieveState,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Uint8Array> {
-  state.reusable = false;
-  const wanted = range.to - range.from;
-  const drainToEnd = range.size - range.to <= DRAIN_TAIL_BYTES;
-  const queue: Buffer[] = [];
-  let ack: (() => void) | undefined;
-  let wake: (() => void) | undefined;
-  let outcome: { error?: unknown } | undefined;
-  const sink = new Writable({
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _encoding, callback) {
-      // Acknowledged only when taken: the data socket pauses while the reader is busy.
-      queue.push(chunk);
-      ack = () => callback();
-      wake?.();
-    },
-  });
-  sink.on('error', () => undefined); // our own destroy() below; the transfer reports the failure
-  const settle = (result: { error?: unknown }) => {
-    outcome = result;
-    wake?.();
-  };
-  const transfer = client.downloadTo(sink, remotePath, range.from).then(
-    () => settle({}),
-    (error: unknown) => settle({ error }),
-  );
-  const next = async (): Promise<Buffer | undefined> => {
+export class Retrieval {
+  /** Where the next byte read comes from. */
+  position: number;
+  private readonly queue: Buffer[] = [];
+  private ack: (() => void) | undefined;
+  private wake: (() => void) | undefined;
+  private outcome: { error?: unknown } | undefined;
+  private readonly sink: Writable;
+  private readonly transfer: Promise<void>;
+
+  /** RETR (after REST `from`) `remotePath`, a file of `size` bytes, on `client`; bytes wait, with back-pressure, until read. */
+  constructor(readonly client: Client, readonly remotePath: string, from: number, readonly size: number) {
+    this.position = from;
+    this.sink = new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        // Acknowledged only when taken: the data socket pauses while no range is being read.
+        this.queue.push(chunk);
+        this.ack = () => callback();
+        this.wake?.();
+      },
+    });
+    this.sink.on('error', () => undefined); // our own destroy() below; the transfer reports the failure
+    this.transfer = client.downloadTo(this.sink, remotePath, from).then(
+      () => this.settle({}),
+      (error: unknown) => this.settle({ error }),
+    );
+  }
+
+  /** Yields the bytes up to `to` as they arrive; rejects when the transfer fails or ends before. */
+  async *read(to: number, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+    const onAbort = () => this.sink.destroy(new AbortedError(undefined, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (this.position < to) {
+        const chunk = await this.next();
+        if (!chunk) break;
+        const room = to - this.position;
+        // The rest of a chunk that crosses `to` stays first in line for the next range.
+        if (chunk.length > room) this.queue.unshift(chunk.subarray(room));
+        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        this.position += piece.length;
+        yield piece;
+      }
+      if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+      if (this.position < to) {
+        if (this.outcome?.error !== undefined) throw this.outcome.error;
+        throw new TargetError('TARGET_IO', `${this.remotePath} ended after ${this.position} of ${this.size} bytes: it changed while being read`, { plugin: 'ftp' });
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Reads the rest of the file and the server's 226; true when that left the connection reusable. */
+  async finish(): Promise<boolean> {
+    while (await this.next());
+    await this.transfer;
+    return this.outcome?.error === undefined;
+  }
+
+  /** Stops the transfer: the connection is then in an unknown state and must be discarded. */
+  async cut(): Promise<void> {
+    if (!this.outcome) this.sink.destroy(new Error('range complete'));
+    this.ack?.();
+    await this.transfer;
+  }
+
+  private settle(outcome: { error?: unknown }): void {
+    this.outcome = outcome;
+    this.wake?.();
+  }
+
+  private async next(): Promise<Buffer | undefined> {
     for (;;) {
-      const chunk = queue.shift();
+      const chunk = this.queue.shift();
       if (chunk) {
-        const take = ack;
-        ack = undefined;
+        const take = this.ack;
+        this.ack = undefined;
         take?.();
         return chunk;
       }
-      if (outcome) return undefined;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+      if (this.outcome) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
     }
-  };
-  const onAbort = () => sink.destroy(new AbortedError(undefined, { cause: signal?.reason }));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    let received = 0;
-    while (received < wanted) {
-      const chunk = await next();
-      if (!chunk) break;
-      const piece = received + chunk.length > wanted ? chunk.subarray(0, wanted - received) : chunk;
-      received += piece.length;
-      yield piece;
-    }
-    if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
-    if (received < wanted) {
-      if (outcome?.error !== undefined) throw outcome.error;
-      throw new TargetError('TARGET_IO', `${remotePath} ended after ${range.from + received} of ${range.size} bytes: it changed while being read`, { plugin: 'ftp' });
-    }
-    if (drainToEnd) {
-      while (await next()); // the rest of a short tail, then the 226
-      await transfer;
-      state.reusable = outcome?.error === undefined;
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    if (!outcome) sink.destroy(new Error('range complete'));
-    ack?.();
-    await transfer;
   }
 }

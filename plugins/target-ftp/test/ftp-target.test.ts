@@ -143,6 +143,49 @@ describe('ftp target', () => {
     expect((await collect(await store.get('packs/p'))).equals(body)).toBe(true);
   });
 
+  it('reads consecutive ranges asked for ahead, with gaps and out of order, byte-exact on one connection', async () => {
+    const { store } = await open({ connections: 1 });
+    const body = await collect(deterministicBytes('consecutive', 8 * MiB));
+    await store.put('packs/c', body);
+    // As restore asks: each range where the last one ended (some after a gap, one far behind), three in flight.
+    const ranges = [[0, 700_000], [700_000, 1_500_000], [1_600_000, 2_000_000], [2_000_000, 3_000_000], [5_000_000, 6_000_000],
+      [3_000_000, 3_100_000], [6_000_000, 8 * MiB - 6_000_000], [3_100_000, 4_000_000]] as const;
+    const read = async ([offset, length]: readonly [number, number]) => ({ offset, length, got: await collect(await store.get('packs/c', { range: { offset, length } })) });
+    const inFlight: Array<ReturnType<typeof read>> = [];
+    for (const range of ranges) {
+      inFlight.push(read(range));
+      if (inFlight.length === 3) {
+        const { offset, length, got } = await inFlight.shift()!;
+        expect(got.equals(body.subarray(offset, offset + length)), `range ${offset}+${length}`).toBe(true);
+      }
+    }
+    for (const { offset, length, got } of await Promise.all(inFlight)) {
+      expect(got.equals(body.subarray(offset, offset + length)), `range ${offset}+${length}`).toBe(true);
+    }
+    expect((await collect(await store.get('packs/c'))).equals(body)).toBe(true);
+  });
+
+  it('reads the new object after an overwrite, never the rest of a transfer of the old one', async () => {
+    const { store } = await open({ connections: 1 });
+    const before = await collect(deterministicBytes('old', 3 * MiB));
+    const after = await collect(deterministicBytes('new', 3 * MiB));
+    await store.put('o', before);
+    expect((await collect(await store.get('o', { range: { offset: 0, length: MiB } }))).equals(before.subarray(0, MiB))).toBe(true);
+    await store.put('o', after);
+    expect((await collect(await store.get('o', { range: { offset: MiB, length: MiB } }))).equals(after.subarray(MiB, 2 * MiB))).toBe(true);
+    await store.delete('o');
+    await expect(store.get('o', { range: { offset: 2 * MiB, length: 10 } })).rejects.toMatchObject({ code: 'TARGET_NOT_FOUND' });
+  });
+
+  it('does not let a get whose body is never read hold up the read that follows it', async () => {
+    const { store } = await open({ connections: 1, timeoutMs: 500 });
+    const body = await collect(deterministicBytes('unread', 2 * MiB));
+    await store.put('u', body);
+    await store.get('u', { range: { offset: 0, length: MiB } }); // never read
+    expect((await collect(await store.get('u', { range: { offset: MiB, length: 1000 } }))).equals(body.subarray(MiB, MiB + 1000))).toBe(true);
+    expect((await collect(await store.get('u'))).equals(body)).toBe(true);
+  });
+
   it('runs more transfers than connections by queueing them', async () => {
     const { store } = await open({ connections: 2 });
     const bodies = await Promise.all(Array.from({ length: 8 }, (_, i) => collect(deterministicBytes(`queued-${i}`, 200_000 + i))));
