@@ -1,7 +1,9 @@
 // Cairn's main job on an embedded default, as a new user would run it by hand: back up a sample
 // folder into a local encrypted repository, change the folder, back it up again, list the
-// snapshots and restore the first one, then prove the restore equals the original.
-import { execFileSync } from 'node:child_process';
+// snapshots and restore the first one, then prove the restore equals the original. Then it starts
+// `cairn serve` on the embedded default, which prints where to open the dashboard and the token to
+// sign in with, and serves until Ctrl-C (CAIRN_DEMO_SERVE=0 stops after the restore instead).
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -65,3 +67,12 @@ if (after !== before) {
   process.exit(1);
 }
 console.log(`\nRestored the first snapshot into ${relative(process.cwd(), restored)}/sample: identical to the folder as it was first backed up.`);
+
+if (process.env.CAIRN_DEMO_SERVE === '0') process.exit(0);
+const embedded = join(work, 'embedded');
+console.log(`\n$ cairn serve   (the embedded default in ${relative(process.cwd(), embedded)}: a sample folder, an encrypted repository, history)`);
+console.log('Open the url below in a browser and sign in with the token (or open url?token=…); Ctrl-C stops the server.\n');
+const server = spawn(process.execPath, [cli, 'serve'], { env: { ...env, CAIRN_EMBEDDED_DIR: embedded }, stdio: 'inherit' });
+// Ctrl-C reaches the server too (same process group); wait for it to stop cleanly.
+process.on('SIGINT', () => {});
+server.on('close', (code) => process.exit(code ?? 0));

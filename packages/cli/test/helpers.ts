@@ -42,7 +42,8 @@ export function expectOneErrorLine(stderr: string): string {
   const lines = stderr.trimEnd().split('\n');
   if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${stderr}`);
   if (!lines[0]!.startsWith('cairn: ')) throw new Error(`expected "cairn: …", got: ${lines[0]}`);
-  if (/\n\s+at /.test(stderr) || /\bat .*:\d+:\d+\)?$/m.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
+  // A stack frame: `at fn (/path/file.js:1:2)`, `at file:///x.mjs:1:2`, `at node:internal/…:1:2` (not a time such as "at 10:30:00").
+  if (/\n\s+at /.test(stderr) || /\bat (?:\S+ \()?(?:file:\/\/|node:|\/)\S*:\d+:\d+\)?$/m.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
   return lines[0]!;
 }
 

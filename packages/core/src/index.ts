@@ -53,7 +53,7 @@ export {
   memoryHistory, sqliteHistory, sqliteHistoryOptions, historyRecorder, historyRecorderOptions, HistoryError, RUN_STATUSES,
 } from './history/index.js';
 export type {
-  HistoryErrorCode, HistoryStore, HistoryRecorder, HistoryRecorderOptions, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord,
+  AuditEntry, AuditFilter, AuditRecord, HistoryErrorCode, HistoryStore, HistoryRecorder, HistoryRecorderOptions, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord,
   RunStartRecord, RunStatus, SqliteHistoryOptions,
 } from './history/index.js';
 export { deletedTags } from './guard-delete.js';

@@ -70,7 +70,7 @@ describe('sqliteHistory', () => {
     const db = new DatabaseSync(path);
     try {
       expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
-      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 1 });
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 2 });
       const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_%'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(indexes.sort()).toEqual(['runs_by_job', 'runs_by_operation', 'runs_by_start', 'runs_by_status']);
     } finally {
@@ -88,6 +88,16 @@ describe('sqliteHistory', () => {
     const store = history();
     await store.recordStart({ id: 'r1', operation: 'backup', repository: '/r', startedAt: now() });
     await store.close();
+
+    // A version-1 file (before the audit table) gains it and keeps its runs.
+    const old = new DatabaseSync(path);
+    old.exec('DROP TABLE audit; PRAGMA user_version = 1');
+    old.close();
+    const upgraded = history();
+    expect((await upgraded.getRun('r1'))?.id).toBe('r1');
+    await upgraded.recordAudit({ time: now(), actor: 'ann', action: 'pause', target: '*', status: 200 });
+    expect(await upgraded.listAudit()).toHaveLength(1);
+    await upgraded.close();
 
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99');

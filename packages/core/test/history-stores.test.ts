@@ -187,9 +187,29 @@ describe.each(stores)('%s history store', (_name, makeStore) => {
     expect((await store.logs('c'))[0]!.fields).toEqual({ n: 1 });
   });
 
+  it('keeps audit records, newest first, filtered by actor, action and time, redacted', async () => {
+    await store.recordAudit({ time: at(1), actor: 'ann', action: 'trigger-backup', target: 'db', ip: '127.0.0.1', status: 202, runId: 'r1' });
+    await store.recordAudit({ time: at(2), actor: 'bob', action: 'restore', target: 'sftp://bob:hunter2@host/repo', status: 403, code: 'FORBIDDEN' });
+    await store.recordAudit({ time: '2025-01-02T05:03:00+02:00', actor: 'ann', action: 'pause', target: '*', status: 200 });
+    const all = await store.listAudit();
+    expect(all.map((r) => r.action)).toEqual(['pause', 'restore', 'trigger-backup']);
+    expect(all[0]!.time).toBe(at(3));
+    expect(all[1]).toEqual({ seq: 2, time: at(2), actor: 'bob', action: 'restore', target: 'sftp://bob:***@host/repo', status: 403, code: 'FORBIDDEN' });
+    expect(all[2]).toEqual({ seq: 1, time: at(1), actor: 'ann', action: 'trigger-backup', target: 'db', ip: '127.0.0.1', status: 202, runId: 'r1' });
+    expect((await store.listAudit({ actor: 'ann' })).map((r) => r.seq)).toEqual([3, 1]);
+    expect((await store.listAudit({ action: 'restore' })).map((r) => r.seq)).toEqual([2]);
+    expect((await store.listAudit({ since: new Date(at(2)), until: new Date(at(3)) })).map((r) => r.seq)).toEqual([2]);
+    expect((await store.listAudit({ limit: 1, offset: 1 })).map((r) => r.seq)).toEqual([2]);
+    await expectCode(store.recordAudit({ time: 'yesterday', actor: 'ann', action: 'x', target: 'y', status: 200 }), 'HISTORY_INVALID');
+    await expectCode(store.recordAudit({ time: at(1), actor: '', action: 'x', target: 'y', status: 200 }), 'HISTORY_INVALID');
+    await expectCode(store.recordAudit({ time: at(1), actor: 'a', action: 'x', target: 'y', status: 42 }), 'HISTORY_INVALID');
+    await expectCode(store.listAudit({ limit: -1 }), 'HISTORY_INVALID');
+  });
+
   it('refuses every call once closed', async () => {
     await store.close();
     await expectCode(store.listRuns(), 'HISTORY_CLOSED');
+    await expectCode(store.listAudit(), 'HISTORY_CLOSED');
     await expectCode(store.recordStart(start('x', 1)), 'HISTORY_CLOSED');
     await store.close();
   });

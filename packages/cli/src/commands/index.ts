@@ -17,6 +17,7 @@ import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { scheduleListCommand } from './schedule-list.js';
 import { scheduleRunCommand } from './schedule-run.js';
+import { serveCommand } from './serve.js';
 import { snapshotsCommand } from './snapshots.js';
 import { unlockCommand } from './unlock.js';
 import { workerCommand } from './worker.js';
@@ -40,6 +41,7 @@ export const commands: readonly CommandSpec[] = [
   scheduleListCommand,
   scheduleRunCommand,
   workerCommand,
+  serveCommand,
   pauseCommand,
   resumeCommand,
   historyCommand,

@@ -5,5 +5,5 @@ export { historyRecorder, historyRecorderOptions } from './recorder.js';
 export type { HistoryRecorder, HistoryRecorderOptions } from './recorder.js';
 export { HistoryError, RUN_STATUSES } from './types.js';
 export type {
-  HistoryErrorCode, HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord, RunStatus,
+  AuditEntry, AuditFilter, AuditRecord, HistoryErrorCode, HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord, RunStatus,
 } from './types.js';

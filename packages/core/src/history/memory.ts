@@ -1,7 +1,7 @@
 import {
-  HistoryError, checkFilter, checkLogQuery, levelRank, normaliseEnd, normaliseLines, normaliseStart,
+  HistoryError, checkAuditFilter, checkFilter, normaliseAudit, checkLogQuery, levelRank, normaliseEnd, normaliseLines, normaliseStart,
 } from './types.js';
-import type { HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord } from './types.js';
+import type { AuditEntry, AuditFilter, AuditRecord, HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord } from './types.js';
 
 /** A history store in memory, for tests and for host apps that keep nothing between restarts. */
 export function memoryHistory(): HistoryStore {
@@ -12,6 +12,7 @@ class MemoryHistory implements HistoryStore {
   /** Insertion order breaks ties between runs that started at the same millisecond. */
   readonly #runs = new Map<string, { record: RunRecord; order: number }>();
   readonly #logs = new Map<string, LogRecord[]>();
+  readonly #audit: AuditEntry[] = [];
   #order = 0;
   #closed = false;
 
@@ -72,6 +73,23 @@ class MemoryHistory implements HistoryStore {
     const { minRank, limit, afterSeq } = checkLogQuery(options);
     const lines = (this.#logs.get(runId) ?? []).filter((line) => line.seq > afterSeq && levelRank[line.level] >= minRank);
     return structuredClone(limit === undefined ? lines : lines.slice(0, limit));
+  }
+
+  async recordAudit(record: AuditRecord): Promise<void> {
+    this.#open();
+    this.#audit.push({ ...normaliseAudit(record), seq: this.#audit.length + 1 });
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    this.#open();
+    const { since, until, limit, offset } = checkAuditFilter(filter);
+    const matching = this.#audit
+      .filter((r) => (filter.actor === undefined || r.actor === filter.actor)
+        && (filter.action === undefined || r.action === filter.action)
+        && (since === undefined || r.time >= since)
+        && (until === undefined || r.time < until))
+      .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : b.seq - a.seq));
+    return structuredClone(matching.slice(offset, limit === undefined ? undefined : offset + limit));
   }
 
   async close(): Promise<void> {

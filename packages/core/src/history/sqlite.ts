@@ -4,9 +4,9 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { z } from 'zod';
 import { parseOptions } from '../contracts.js';
 import {
-  HistoryError, checkFilter, checkLogQuery, levelRank, normaliseEnd, normaliseLines, normaliseStart,
+  HistoryError, checkAuditFilter, checkFilter, normaliseAudit, checkLogQuery, levelRank, normaliseEnd, normaliseLines, normaliseStart,
 } from './types.js';
-import type { HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord } from './types.js';
+import type { AuditEntry, AuditFilter, AuditRecord, HistoryStore, LogLine, LogQuery, LogRecord, RunEndRecord, RunFilter, RunRecord, RunStartRecord } from './types.js';
 import type { LogLevel } from '../events.js';
 
 export const sqliteHistoryOptions = z.object({
@@ -57,6 +57,18 @@ const MIGRATIONS: readonly string[] = [
      fields TEXT,
      PRIMARY KEY (run_id, seq)
    ) WITHOUT ROWID;`,
+  `CREATE TABLE IF NOT EXISTS audit (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     time TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     ip TEXT,
+     status INTEGER NOT NULL,
+     code TEXT,
+     run_id TEXT
+   );
+   CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -216,6 +228,41 @@ class SqliteHistory implements HistoryStore {
       level: LEVEL_BY_RANK.get(Number(row.level)) ?? 'info',
       message: String(row.message),
       ...(row.fields !== null ? { fields: JSON.parse(String(row.fields)) as Record<string, unknown> } : {}),
+    }));
+  }
+
+  async recordAudit(record: AuditRecord): Promise<void> {
+    const clean = normaliseAudit(record);
+    this.#exec('recordAudit', () => this.#statement(`INSERT INTO audit (time, actor, action, target, ip, status, code, run_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(clean.time, clean.actor, clean.action, clean.target, clean.ip ?? null, clean.status, clean.code ?? null, clean.runId ?? null));
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const { since, until, limit, offset } = checkAuditFilter(filter);
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    const add = (clause: string, value: string | undefined): void => {
+      if (value === undefined) return;
+      where.push(clause);
+      params.push(value);
+    };
+    add('actor = ?', filter.actor);
+    add('action = ?', filter.action);
+    add('time >= ?', since);
+    add('time < ?', until);
+    params.push(limit ?? -1, offset);
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`;
+    const rows = this.#exec('listAudit', () => this.#statement(sql).all(...params)) as Row[];
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      time: String(row.time),
+      actor: String(row.actor),
+      action: String(row.action),
+      target: String(row.target),
+      status: Number(row.status),
+      ...(row.ip !== null ? { ip: String(row.ip) } : {}),
+      ...(row.code !== null ? { code: String(row.code) } : {}),
+      ...(row.run_id !== null ? { runId: String(row.run_id) } : {}),
     }));
   }
 

@@ -94,6 +94,47 @@ export interface RunFilter {
   offset?: number;
 }
 
+/**
+ * One write made through an API (a trigger, an abort, a pause, a restore): who, what, from where,
+ * and how it ended. Secret-free: never a token, a password or a header.
+ */
+export interface AuditRecord {
+  /** When it was asked (ISO-8601, UTC). */
+  time: string;
+  /** Who asked: the token's subject. */
+  actor: string;
+  /** What was asked: `trigger-backup`, `abort`, `delete-run`, `pause`, `resume`, `restore`. */
+  action: string;
+  /** What it was asked of: a job, a run id, a schedule, a repository (`*` for all). */
+  target: string;
+  /** The address the request came from. */
+  ip?: string;
+  /** The answer's HTTP status (202, 404…). */
+  status: number;
+  /** The error's code when it was refused or failed (`JOB_NOT_FOUND`, `RATE_LIMITED`…). */
+  code?: string;
+  /** The run it started, when it started one. */
+  runId?: string;
+}
+
+/** A stored audit record: `seq` numbers the records 1, 2, 3… in the order they were recorded. */
+export interface AuditEntry extends AuditRecord {
+  seq: number;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  /** Records at or after this time. */
+  since?: Date;
+  /** Records before this time. */
+  until?: Date;
+  /** At most this many records (default: all). */
+  limit?: number;
+  /** Skip this many records of the ordered list first (paging). */
+  offset?: number;
+}
+
 export interface LogQuery {
   /** Only lines at this level or above (`debug` < `info` < `warn` < `error`). */
   minLevel?: LogLevel;
@@ -113,6 +154,7 @@ export interface LogQuery {
  *   (`seq` 1, 2, 3…), also for a run never recorded, and after it ended.
  * - `listRuns` returns the newest runs first (by `startedAt`, later-recorded first on ties);
  *   `getRun` returns undefined for an unknown id; `logs` returns lines in `seq` order.
+ * - `recordAudit` appends an audit record; `listAudit` returns them newest first.
  * - Every method returns copies; times are ISO-8601 strings in UTC; records are secret-free.
  */
 export interface HistoryStore {
@@ -122,6 +164,8 @@ export interface HistoryStore {
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
   getRun(id: string): Promise<RunRecord | undefined>;
   logs(runId: string, options?: LogQuery): Promise<LogRecord[]>;
+  recordAudit(record: AuditRecord): Promise<void>;
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }
 
@@ -248,6 +292,37 @@ export function checkFilter(filter: RunFilter): { statuses: RunStatus[] | undefi
     limit: whole(filter.limit, 'listRuns: limit'),
     offset: whole(filter.offset, 'listRuns: offset') ?? 0,
   };
+}
+
+/** An audit record checked and normalised: time in UTC, labels non-empty, text redacted. */
+export function normaliseAudit(record: AuditRecord): AuditRecord {
+  if (typeof record !== 'object' || record === null) throw new HistoryError('HISTORY_INVALID', 'recordAudit: expected an audit record');
+  if (typeof record.status !== 'number' || !Number.isInteger(record.status) || record.status < 100 || record.status > 599) {
+    throw new HistoryError('HISTORY_INVALID', 'recordAudit: status must be an HTTP status code (100 to 599)');
+  }
+  const out: AuditRecord = {
+    time: isoTime(record.time, 'recordAudit: time'),
+    actor: redact(label(record.actor, 'recordAudit: actor', true)!),
+    action: label(record.action, 'recordAudit: action', true)!,
+    target: redact(label(record.target, 'recordAudit: target', true)!),
+    status: record.status,
+  };
+  const ip = label(record.ip, 'recordAudit: ip');
+  const code = label(record.code, 'recordAudit: code');
+  const runId = label(record.runId, 'recordAudit: runId');
+  if (ip !== undefined) out.ip = ip;
+  if (code !== undefined) out.code = code;
+  if (runId !== undefined) out.runId = runId;
+  return out;
+}
+
+export function checkAuditFilter(filter: AuditFilter): { since: string | undefined; until: string | undefined; limit: number | undefined; offset: number } {
+  if (typeof filter !== 'object' || filter === null) throw new HistoryError('HISTORY_INVALID', 'listAudit: expected a filter object');
+  const { since, until, limit, offset } = checkFilter({
+    ...(filter.since !== undefined ? { since: filter.since } : {}), ...(filter.until !== undefined ? { until: filter.until } : {}),
+    ...(filter.limit !== undefined ? { limit: filter.limit } : {}), ...(filter.offset !== undefined ? { offset: filter.offset } : {}),
+  });
+  return { since, until, limit, offset };
 }
 
 export function checkLogQuery(options: LogQuery): { minRank: number; limit: number | undefined; afterSeq: number } {

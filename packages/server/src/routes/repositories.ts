@@ -1,0 +1,92 @@
+import { redact, resolvePassword } from '@cairn/core';
+import type { RepositoryRef } from '@cairn/core';
+import type { ApiContext } from '../context.js';
+import { HttpError } from '../http.js';
+import { route } from '../router.js';
+import type { AnyRoute } from '../router.js';
+import { diffQuery, snapshotsQuery, treeQuery } from '../schemas.js';
+
+/** A configured repository by name, its password read from the environment or its file. */
+export function repositoryRef(api: ApiContext, name: string): RepositoryRef {
+  const repository = Object.hasOwn(api.config.repositories, name) ? api.config.repositories[name] : undefined;
+  if (!repository) throw new HttpError(404, 'REPOSITORY_NOT_FOUND', `no repository named "${name}" (repositories: ${Object.keys(api.config.repositories).join(', ') || 'none'})`);
+  return { target: repository.url, password: resolvePassword(repository.password, api.env as NodeJS.ProcessEnv) };
+}
+
+const repo = { repo: 'The repository\'s name, as the config names it.' };
+
+export function repositoryRoutes(api: ApiContext): AnyRoute[] {
+  return [
+    route({
+      method: 'GET', path: '/api/repositories', role: 'viewer', tag: 'snapshots', summary: 'The config\'s repositories (names and secret-free locations).',
+      responses: { 200: { description: '`{ repositories: [{ name, location, jobs }] }`.' } },
+      async handle() {
+        const repositories = Object.entries(api.config.repositories).map(([name, repository]) => ({
+          name, location: redact(repository.url),
+          jobs: Object.entries(api.config.jobs).filter(([, job]) => job.repository === name).map(([job]) => job),
+        }));
+        return { status: 200, body: { repositories } };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/repositories/:repo/snapshots', role: 'viewer', tag: 'snapshots', params: repo, query: snapshotsQuery,
+      summary: 'Snapshots of a repository, newest first, optionally of one job or with one tag.',
+      responses: { 200: { description: '`{ snapshots: [...] }`.' } },
+      async handle({ params, query, principal }) {
+        const repository = repositoryRef(api, params.repo!);
+        const all = await api.cairn.snapshots({ repository, requestedBy: `api:${principal.subject}` });
+        const snapshots = all
+          .filter((s) => (query.job === undefined || s.tags.includes(`job:${query.job}`)) && (query.tag === undefined || s.tags.includes(query.tag)))
+          .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+        return { status: 200, body: { snapshots } };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/repositories/:repo/snapshots/:id/tree', role: 'viewer', tag: 'snapshots',
+      params: { ...repo, id: 'A snapshot id, a unique prefix, or `latest`.' }, query: treeQuery,
+      summary: 'One directory level of a snapshot: name, type, size (a directory\'s is what it holds), mtime.',
+      responses: { 200: { description: '`{ path, entries: [{ name, path, type, size, mtime, linkTarget? }] }`.' } },
+      async handle({ params, query, principal }) {
+        const repository = repositoryRef(api, params.repo!);
+        const path = query.path.split('/').filter((part) => part !== '' && part !== '.').join('/');
+        if (path.split('/').includes('..')) throw new HttpError(400, 'INVALID_REQUEST', 'path: ".." is not a snapshot path');
+        const nodes = await api.cairn.ls({ repository, snapshot: params.id!, requestedBy: `api:${principal.subject}`, ...(path ? { include: [path] } : {}) });
+        const prefix = path ? `${path}/` : '';
+        const entries = new Map<string, { name: string; path: string; type: string; size: number; mtime: string | null; linkTarget?: string }>();
+        for (const node of nodes) {
+          if (!node.path.startsWith(prefix)) continue;
+          const rest = node.path.slice(prefix.length);
+          const slash = rest.indexOf('/');
+          if (slash === -1) {
+            const existing = entries.get(rest);
+            entries.set(rest, {
+              name: rest, path: node.path, type: node.type, size: (existing?.size ?? 0) + (node.type === 'file' ? node.size : 0),
+              mtime: Number.isFinite(node.mtimeMs) ? new Date(node.mtimeMs).toISOString() : null,
+              ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}),
+            });
+          } else if (node.type === 'file') {
+            const name = rest.slice(0, slash);
+            const entry = entries.get(name) ?? { name, path: `${prefix}${name}`, type: 'dir', size: 0, mtime: null };
+            entry.size += node.size;
+            entries.set(name, entry);
+          }
+        }
+        if (path && entries.size === 0 && !nodes.some((n) => n.path === path && n.type === 'dir')) {
+          throw new HttpError(404, 'PATH_NOT_FOUND', `no directory ${path} in snapshot ${params.id!}`);
+        }
+        const sorted = [...entries.values()].sort((a, b) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : a.name.localeCompare(b.name));
+        return { status: 200, body: { path, entries: sorted } };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/repositories/:repo/diff', role: 'viewer', tag: 'snapshots', params: repo, query: diffQuery,
+      summary: 'What changed between two snapshots.',
+      responses: { 200: { description: '`{ changes: [{ path, change, type }] }`.' } },
+      async handle({ params, query, principal }) {
+        const repository = repositoryRef(api, params.repo!);
+        const changes = await api.cairn.diff({ repository, from: query.from, to: query.to, requestedBy: `api:${principal.subject}` });
+        return { status: 200, body: { from: query.from, to: query.to, changes } };
+      },
+    }),
+  ];
+}
