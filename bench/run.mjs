@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureDataset, freshCopy, mutate } from './lib/dataset.mjs';
 import { aptInstall } from './lib/install.mjs';
 import { GNU_TIME, killRunning, runMeasured, runPlain } from './lib/measure.mjs';
+import { runApiBench } from './lib/api.mjs';
 import { runMinioSourceBench } from './lib/minio-source.mjs';
 import { runMysqlSourceBench } from './lib/mysql-source.mjs';
 import { runRemote } from './lib/remote.mjs';
@@ -45,7 +46,8 @@ function readSettings() {
   const sources = (env.CAIRN_BENCH_SOURCES ?? 'minio,mysql').split(',').map((s) => s.trim()).filter(Boolean);
   const unknownSources = sources.filter((s) => s !== 'minio' && s !== 'mysql' && s !== '0');
   if (unknownSources.length) usageError(`CAIRN_BENCH_SOURCES must list some of minio,mysql (or be 0), got "${env.CAIRN_BENCH_SOURCES}"`);
-  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir, remote, sources: sources.filter((s) => s !== '0') };
+  const api = (env.CAIRN_BENCH_API ?? '1') !== '0';
+  return { scale, tools: [...new Set(tools)], timeoutMs: timeoutSeconds * 1000, generator, workDir, remote, api, sources: sources.filter((s) => s !== '0') };
 }
 
 /** Finds where a tool put the restored tree: restic and borg recreate the source's absolute path. */
@@ -240,6 +242,16 @@ async function main() {
       .catch((error) => ({ ok: false, error: error.message, rows: [] }));
     if (remote.error) log(`bench: remote section FAILED — ${remote.error}`);
   }
+  let api = null;
+  if (settings.api) {
+    const source = join(settings.workDir, 'dataset-run');
+    await freshCopy(dataset.dir, source);
+    await readAll(source);
+    log('');
+    api = await runApiBench({ repoRoot, workDir: settings.workDir, source, timeoutMs: settings.timeoutMs, log })
+      .catch((error) => ({ ok: false, error: error.message }));
+    if (api.ok === false) log(`bench: API section FAILED — ${api.error}`);
+  }
   await rm(join(settings.workDir, 'dataset-run'), { recursive: true, force: true });
 
   // Application sources against their servers, each beside the reference tool for that data.
@@ -269,8 +281,8 @@ async function main() {
 
   const totalSeconds = (performance.now() - started) / 1000;
   const failed = results.filter((t) => !t.ok);
-  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, remote, applicationSources,
-    ok: failed.length === 0 && remote?.ok !== false && Object.values(applicationSources).every((r) => r.ok !== false) };
+  const json = { startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, ...meta, tools: stripForJson(results), ratios, targets, remote, api, applicationSources,
+    ok: failed.length === 0 && remote?.ok !== false && api?.ok !== false && Object.values(applicationSources).every((r) => r.ok !== false) };
   const out = join(settings.workDir, 'results.json');
   await writeFile(out, JSON.stringify(json, null, 2) + '\n');
   log('');
@@ -279,7 +291,7 @@ async function main() {
     log(`bench: FAILED — ${failed.map((t) => `${t.name} (${t.failedStep ? `${t.failedStep}: ${t.error}` : t.reason})`).join('; ')}`);
     process.exitCode = 1;
   }
-  if (remote?.ok === false || Object.values(applicationSources).some((r) => r.ok === false)) process.exitCode = 1;
+  if (remote?.ok === false || api?.ok === false || Object.values(applicationSources).some((r) => r.ok === false)) process.exitCode = 1;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
