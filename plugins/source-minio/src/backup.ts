@@ -26,7 +26,7 @@ const MAPPED_LOG_LINES = 20;
  * when the repository opens an entry, at most `concurrency` at a time.
  */
 export async function* backupEntries(settings: MinioSettings, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
-  const conn = connect(settings, 'backup', ctx.logger);
+  const conn = await connect(settings, 'backup', ctx.logger);
   const downloads = new Semaphore(settings.concurrency);
   const base = settings.prefix ? `${settings.prefix}/` : '';
   const tree = new KeyTree();

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Client } from 'minio';
+import type { Client } from 'minio';
 import { withRetry } from '@cairn/core';
 import type { Logger } from '@cairn/core';
 import { toSourceError, isTransient } from './errors.js';
@@ -32,12 +32,15 @@ export interface Connection {
   close(): void;
 }
 
-export function connect(settings: MinioSettings, role: ErrorScene['role'], logger: Logger): Connection {
+export async function connect(settings: MinioSettings, role: ErrorScene['role'], logger: Logger): Promise<Connection> {
   const port = settings.port ?? (settings.useSSL ? 443 : 80);
   const host = settings.endpoint.replace(/^\[|\]$/g, '');
   const server = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   // Downloads or uploads in flight, plus listing and metadata requests beside them.
   const connections = httpConnections({ ...settings, connections: settings.concurrency + 4 });
+  // Loaded on first use, not with the plugin: a process that never talks to MinIO (the CLI's
+  // --help, a local backup) does not pay for the client's ~28 MiB.
+  const { Client } = await import('minio');
   const client = new Client({
     endPoint: host,
     port,

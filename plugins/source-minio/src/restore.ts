@@ -25,7 +25,7 @@ export async function restoreEntries(settings: MinioSettings, entries: AsyncIter
   }
   const mode = ctx.restoreMode ?? 'new';
   const { signal } = ctx;
-  const conn = connect(settings, 'restore', ctx.logger);
+  const conn = await connect(settings, 'restore', ctx.logger);
   const base = settings.prefix ? `${settings.prefix}/` : '';
   const where = `bucket "${settings.bucket}"${base ? ` under "${base}"` : ''} on ${conn.server}`;
   const slots = new Semaphore(settings.concurrency);

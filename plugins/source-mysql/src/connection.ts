@@ -1,5 +1,4 @@
 import { SourceError, TargetError, withTimeout } from '@cairn/core';
-import mysql from 'mysql2';
 import type { Connection as RawConnection } from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 
@@ -21,8 +20,11 @@ export function serverOf(settings: MysqlSettings): string {
 export async function openConnection(settings: MysqlSettings, purpose: string): Promise<Connection> {
   const server = serverOf(settings);
   let raw: RawConnection | undefined;
+  // Loaded on first use, not with the plugin: a process that never talks to MySQL (the CLI's
+  // --help, a local backup) does not pay for the client's ~10 MiB.
+  const { createConnection } = await import('mysql2');
   try {
-    raw = mysql.createConnection({
+    raw = createConnection({
       ...(settings.socket ? { socketPath: settings.socket } : { host: settings.host, port: settings.port }),
       user: settings.user,
       ...(settings.password !== undefined ? { password: settings.password } : {}),

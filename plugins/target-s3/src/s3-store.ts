@@ -1,4 +1,3 @@
-import { Client } from 'minio';
 import type { BlobInfo, BlobStore, PluginContext } from '@cairn/core';
 import { download } from './download.js';
 import { httpConnections } from './http-transport.js';
@@ -20,6 +19,9 @@ export async function s3Store(settings: S3Settings, ctx: PluginContext): Promise
   const port = settings.port ?? (settings.useSSL ? 443 : 80);
   const server = `${settings.endpoint.includes(':') && !settings.endpoint.startsWith('[') ? `[${settings.endpoint}]` : settings.endpoint}:${port}`;
   const connections = httpConnections(settings);
+  // Loaded on first use, not with the plugin: a process that never talks to S3 (the CLI's
+  // --help, a local backup) does not pay for the client's ~28 MiB.
+  const { Client } = await import('minio');
   const client = new Client({
     endPoint: settings.endpoint.replace(/^\[|\]$/g, ''),
     port,

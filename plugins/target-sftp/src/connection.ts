@@ -1,9 +1,7 @@
 import type { Readable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { TargetError, withTimeout } from '@cairn/core';
-import ssh2 from 'ssh2';
 import type { ConnectConfig, SFTPWrapper } from 'ssh2';
-import SftpClient from 'ssh2-sftp-client';
 import type { HostKeyPolicy } from './host-key.js';
 import { expandHome } from './host-key.js';
 import type { ParsedSftpOptions } from './sftp-options.js';
@@ -105,6 +103,7 @@ export async function loadPrivateKey(options: ParsedSftpOptions): Promise<Buffer
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new TargetError('TARGET_PERMISSION', `cannot read the private key file ${path} (${code}): check the path given as key=`, { plugin: 'sftp', cause: error });
   }
+  const ssh2 = await commonJs<typeof import('ssh2')>(import('ssh2'));
   const parsed = ssh2.utils.parseKey(data, options.passphrase);
   if (parsed instanceof Error) {
     const why = /no passphrase given/i.test(parsed.message)
@@ -127,6 +126,9 @@ export async function openConnection(settings: ConnectionSettings): Promise<Sftp
   let rejectedHostKey: TargetError | undefined;
   let lastError: (Error & { level?: string; code?: string }) | undefined;
   const ignore = () => undefined;
+  // Loaded on first use, not with the plugin: a process that never talks to an SSH server (the CLI's
+  // --help, a local backup) does not pay for the client's ~11 MiB.
+  const SftpClient = await commonJs<typeof import('ssh2-sftp-client')>(import('ssh2-sftp-client'));
   // The library's default global listeners print to the console; the connection's own listeners report instead.
   const client = new SftpClient('cairn', { error: ignore, end: ignore, close: ignore }) as unknown as SftpClientV12;
   client.on('error', (error) => {
@@ -182,4 +184,9 @@ function connectError(error: unknown, raw: (Error & { level?: string; code?: str
   }
   // A handshake the two sides cannot agree on, or a server without the SFTP subsystem: retrying will not help.
   return new TargetError('TARGET_IO', `cannot open an SFTP session on ${where} (${message.replace(/^\w+: /, '')})`, { plugin: 'sftp', cause });
+}
+
+/** A CommonJS module's `module.exports` from a dynamic import (their types leave out `default`). */
+async function commonJs<T>(loading: Promise<unknown>): Promise<T> {
+  return ((await loading) as { default: T }).default;
 }
