@@ -1,4 +1,4 @@
-import { openStateDatabase } from './state-database.js';
+import { openStateDatabase, stateFileError } from './state-database.js';
 
 /**
  * Abort requests shared by processes through one SQLite file (the CLI's state folder): `cairn
@@ -18,7 +18,7 @@ export interface AbortRequests {
 }
 
 export function sqliteAbortRequests(options: { path: string; busyTimeoutMs?: number }): AbortRequests {
-  const db = openStateDatabase(options, 'CREATE TABLE IF NOT EXISTS abort_requests (run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_at TEXT NOT NULL)', 'abort requests', 'STATE_UNREADABLE');
+  const db = openStateDatabase(options, 'CREATE TABLE IF NOT EXISTS abort_requests (run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, requested_at TEXT NOT NULL)', stateFileError('STATE_UNREADABLE', 'abort requests'));
   const insert = db.prepare('INSERT INTO abort_requests (run_id, reason, requested_at) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING');
   const select = db.prepare('SELECT reason FROM abort_requests WHERE run_id = ?');
   const watchers = new Set<NodeJS.Timeout>();

@@ -1,4 +1,4 @@
-import { openStateDatabase } from './state-database.js';
+import { openStateDatabase, stateFileError } from './state-database.js';
 import type { ScheduleState, ScheduleStateStore } from './schedule.js';
 
 export interface SqliteScheduleStateOptions {
@@ -22,7 +22,7 @@ export function sqliteScheduleState(options: SqliteScheduleStateOptions): Sqlite
     name TEXT PRIMARY KEY,
     paused INTEGER NOT NULL DEFAULT 0,
     last_slot TEXT
-  )`, 'schedule state', 'SCHEDULE_STATE_UNREADABLE');
+  )`, stateFileError('SCHEDULE_STATE_UNREADABLE', 'schedule state'));
   const select = db.prepare('SELECT paused, last_slot FROM schedule_state WHERE name = ?');
   const pause = db.prepare('INSERT INTO schedule_state (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused');
   const claim = db.prepare(`INSERT INTO schedule_state (name, last_slot) VALUES (?, ?)

@@ -5,21 +5,45 @@ import { CairnError } from './errors.js';
 
 /**
  * Opens (creating it with its folder) a SQLite file that several processes share — the CLI, a
- * scheduler, workers: a busy timeout so writers wait for each other, WAL so readers never block,
- * and `schema` run once. A file that cannot be opened fails with `code` and a message naming it.
+ * scheduler, workers: a busy timeout first, so that writers (and the switch to WAL, and a
+ * migration) wait for each other; WAL so readers never block; then `setUp` (a schema to run, or a
+ * function). A CairnError from `setUp` passes through; any other failure becomes `fail(why)`.
  */
-export function openStateDatabase(options: { path: string; busyTimeoutMs?: number | undefined }, schema: string, what: string, code: string): DatabaseSync {
+export function openStateDatabase(
+  options: { path: string; busyTimeoutMs?: number | undefined },
+  setUp: string | ((db: DatabaseSync) => void),
+  fail: (why: string, path: string, cause: unknown) => Error,
+): DatabaseSync {
   const path = options.path === ':memory:' ? options.path : resolve(options.path);
   // Loaded on first use, so that importing @cairn/core neither needs nor warns about node:sqlite.
   const sqlite = process.getBuiltinModule('node:sqlite');
+  let db: DatabaseSync | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new sqlite.DatabaseSync(path);
+    db = new sqlite.DatabaseSync(path);
     db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
-    db.exec(schema);
+    if (typeof setUp === 'string') db.exec(setUp);
+    else setUp(db);
     return db;
   } catch (error) {
-    throw new CairnError(code, `cannot open the ${what} in ${path}: ${error instanceof Error ? error.message : String(error)}; move a damaged file aside (a new one is created)`, { cause: error });
+    try {
+      db?.close();
+    } catch {
+      // Already unusable; the error below says why.
+    }
+    if (error instanceof CairnError) throw error;
+    throw fail(sqliteMessage(error), path, error);
   }
+}
+
+/** What SQLite said, without node:sqlite's wrapping. */
+export function sqliteMessage(error: unknown): string {
+  if (error instanceof Error) return (error as { errstr?: string }).errstr ?? error.message;
+  return String(error);
+}
+
+/** The failure for a state file that cannot be opened: `code`, naming `what` and the file. */
+export function stateFileError(code: string, what: string): (why: string, path: string, cause: unknown) => CairnError {
+  return (why, path, cause) => new CairnError(code, `cannot open the ${what} in ${path}: ${why}; move a damaged file aside (a new one is created)`, { cause });
 }

@@ -111,6 +111,17 @@ describe.each(stores)('%s history store', (_name, makeStore) => {
     expect(await ids({ limit: 0 })).toEqual([]);
   });
 
+  it('finds runs by the start of their id', async () => {
+    for (const [i, id] of ['7f3a01', '7f3a02', '7f3b', '7f', 'e7f3a0'].entries()) await store.recordStart(start(id, i + 1));
+    const ids = async (idPrefix: string) => (await store.listRuns({ idPrefix })).map((r) => r.id);
+    expect(await ids('7f3a')).toEqual(['7f3a02', '7f3a01']);
+    expect(await ids('7f3b')).toEqual(['7f3b']);
+    expect(await ids('7f')).toEqual(['7f', '7f3b', '7f3a02', '7f3a01']);
+    expect(await ids('7f3c')).toEqual([]);
+    expect((await store.listRuns({ idPrefix: '7f', status: 'running', limit: 2 })).map((r) => r.id)).toEqual(['7f', '7f3b']);
+    await expect(store.listRuns({ idPrefix: '' })).rejects.toThrow(/idPrefix must be a non-empty string/);
+  });
+
   it('numbers log lines per run and filters them by level, count and position', async () => {
     await store.recordStart(start('r', 1));
     await store.recordStart(start('other', 1));

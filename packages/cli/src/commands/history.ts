@@ -76,10 +76,10 @@ export async function findRun(history: HistoryStore, ref: string): Promise<RunRe
   const exact = await history.getRun(ref);
   if (exact) return exact;
   if (!/^[0-9a-zA-Z-]{4,}$/.test(ref)) throw new UsageError('CLI_BAD_ARGUMENTS', `"${ref}" is not a run id: give at least 4 characters of one from \`cairn history\``);
-  const matches = (await history.listRuns()).filter((run) => run.id.startsWith(ref));
+  const matches = await history.listRuns({ idPrefix: ref, limit: 2 });
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new UsageError('CLI_BAD_ARGUMENTS', `no run ${ref} in the history (see \`cairn history\`)`);
-  throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (${matches.length} runs start with it): give more characters`);
+  throw new UsageError('CLI_BAD_ARGUMENTS', `run id ${ref} is ambiguous (several runs start with it): give more characters`);
 }
 
 /** The shared queue's run that `ref` names (an id, or a unique prefix of one the queue remembers); undefined when the queue has none. */

@@ -52,7 +52,8 @@ class MemoryHistory implements HistoryStore {
     this.#open();
     const { statuses, since, until, limit, offset } = checkFilter(filter);
     const matching = [...this.#runs.values()]
-      .filter(({ record: r }) => (filter.job === undefined || r.job === filter.job)
+      .filter(({ record: r }) => (filter.idPrefix === undefined || r.id.startsWith(filter.idPrefix))
+        && (filter.job === undefined || r.job === filter.job)
         && (filter.environment === undefined || r.environment === filter.environment)
         && (filter.operation === undefined || r.operation === filter.operation)
         && (statuses === undefined || statuses.includes(r.status))

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { z } from 'zod';
 import { parseOptions } from '../contracts.js';
+import { openStateDatabase, sqliteMessage } from '../state-database.js';
 import {
   HistoryError, checkAuditFilter, checkFilter, normaliseAudit, checkLogQuery, levelRank, normaliseEnd, normaliseLines, normaliseStart,
 } from './types.js';
@@ -95,27 +95,10 @@ class SqliteHistory implements HistoryStore {
 
   constructor(path: string, busyTimeoutMs: number) {
     this.#path = path;
-    // Loaded on first use, so that importing @cairn/core neither needs nor warns about node:sqlite.
-    const sqlite = process.getBuiltinModule('node:sqlite');
-    let db: DatabaseSync | undefined;
-    try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      db = new sqlite.DatabaseSync(path);
-      // The busy timeout first: switching to WAL and migrating may wait for another process.
-      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-      if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+    this.#db = openStateDatabase({ path, busyTimeoutMs }, (db) => {
       db.exec('PRAGMA synchronous = NORMAL');
       migrate(db, path);
-    } catch (error) {
-      try {
-        db?.close();
-      } catch {
-        // Already unusable; the error below says why.
-      }
-      if (error instanceof HistoryError) throw error;
-      throw new HistoryError('HISTORY_UNREADABLE', `cannot open the history database ${path}: ${sqliteMessage(error)}. If it is damaged or not a Cairn history file, move it aside: a new one is created in its place`, { cause: error });
-    }
-    this.#db = db;
+    }, (why, _path, cause) => new HistoryError('HISTORY_UNREADABLE', `cannot open the history database ${path}: ${why}. If it is damaged or not a Cairn history file, move it aside: a new one is created in its place`, { cause }));
   }
 
   async recordStart(run: RunStartRecord): Promise<void> {
@@ -190,6 +173,11 @@ class SqliteHistory implements HistoryStore {
       where.push(`${column} = ?`);
       params.push(value);
     };
+    if (filter.idPrefix !== undefined) {
+      // A range on the primary key (text compares byte by byte): no scan of the whole table.
+      where.push('id >= ? AND id < ?');
+      params.push(filter.idPrefix, `${filter.idPrefix}\u{10FFFF}`);
+    }
     equal('job', filter.job);
     equal('environment', filter.environment);
     equal('operation', filter.operation);
@@ -369,7 +357,3 @@ function sqliteCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-function sqliteMessage(error: unknown): string {
-  if (error instanceof Error) return (error as { errstr?: string }).errstr ?? error.message;
-  return String(error);
-}

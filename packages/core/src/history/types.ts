@@ -80,6 +80,8 @@ export interface LogRecord extends LogLine {
 }
 
 export interface RunFilter {
+  /** Runs whose id starts with this (the short ids `cairn history` prints). */
+  idPrefix?: string;
   job?: string;
   environment?: string;
   status?: RunStatus | RunStatus[];
@@ -285,6 +287,9 @@ export function checkFilter(filter: RunFilter): { statuses: RunStatus[] | undefi
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new HistoryError('HISTORY_INVALID', `listRuns: ${what} must be a valid Date`);
     return value.toISOString();
   };
+  if (filter.idPrefix !== undefined && (typeof filter.idPrefix !== 'string' || filter.idPrefix === '')) {
+    throw new HistoryError('HISTORY_INVALID', 'listRuns: idPrefix must be a non-empty string');
+  }
   return {
     statuses,
     since: time(filter.since, 'since'),
