@@ -5,6 +5,8 @@ export type * from '@cairn/repository';
 export { isReplayable, bodyParts, replayableSize } from '@cairn/repository';
 export { withRetry, withTimeout, retryDelay, isTransientNetworkError, sleep } from './retry.js';
 export type { RetryOptions } from './retry.js';
+export { Spool } from './spool.js';
+export type { Spooled } from './spool.js';
 export { writeEntriesToDirectory } from './restore-to-directory.js';
 export { createCairn } from './orchestrator.js';
 export type {

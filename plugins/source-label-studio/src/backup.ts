@@ -1,10 +1,9 @@
-import { SourceError } from '@cairn/core';
-import type { SourceBackupContext, SourceEntry } from '@cairn/core';
+import { SourceError, Spool } from '@cairn/core';
+import type { SourceBackupContext, SourceEntry, Spooled } from '@cairn/core';
 import { EXPORT_QUERY, exportPath, getProject, listMembers, listProjectIds, listSnapshots, projectNotFound, type ExportSnapshot, type Member, type Project } from './api.js';
 import { LabelStudioClient, LabelStudioHttpError } from './client.js';
 import type { ApiSettings } from './options.js';
 import { pickSettings } from './project-settings.js';
-import { Spool, type Spooled } from './spool.js';
 
 /** File names inside `projects/<id>/`, chosen so that sorted by name they come in the order a restore needs them. */
 export const FILES = {
@@ -33,7 +32,7 @@ const FILE_MODE = 0o644;
  */
 export async function* backupEntries(settings: ApiSettings, ctx: SourceBackupContext): AsyncGenerator<SourceEntry> {
   const client = new LabelStudioClient(settings, 'backup', ctx.signal);
-  const spool = new Spool();
+  const spool = new Spool('cairn-label-studio-');
   let finished = false;
   try {
     const ids = settings.projects.length ? settings.projects : await listProjectIds(client);

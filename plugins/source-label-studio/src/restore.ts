@@ -1,12 +1,11 @@
-import { ConfigError, SourceError } from '@cairn/core';
-import type { RestoreEntry, RestoreMode, RestoreResult, SourceRestoreContext } from '@cairn/core';
+import { ConfigError, SourceError, Spool } from '@cairn/core';
+import type { RestoreEntry, RestoreMode, RestoreResult, SourceRestoreContext, Spooled } from '@cairn/core';
 import { EXPORT_QUERY, exportPath, listMembers, type Member, type Project } from './api.js';
 import { FILES } from './backup.js';
 import { LabelStudioClient, LabelStudioHttpError } from './client.js';
 import { jsonArrayItems } from './json-array.js';
 import type { ApiSettings } from './options.js';
 import type { ProjectSettings } from './project-settings.js';
-import { Spool, type Spooled } from './spool.js';
 import { TaskDigest, importablePrediction, importableTask, type ExportedTask, type ListedPrediction } from './tasks.js';
 
 const PLUGIN = 'label-studio';
@@ -57,7 +56,7 @@ export async function restoreEntries(settings: ApiSettings, entries: AsyncIterab
     }
   }
   const members = new Set((await membersOrNone(client, ctx)).map((m) => m.email.toLowerCase()));
-  const shared: Shared = { client, settings, mode, into, members, spool: new Spool(), ctx };
+  const shared: Shared = { client, settings, mode, into, members, spool: new Spool('cairn-label-studio-'), ctx };
 
   const result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const done: ProjectRestore[] = [];

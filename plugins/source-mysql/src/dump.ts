@@ -1,12 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CairnError, SourceError, throwIfAborted } from '@cairn/core';
+import { CairnError, SourceError, Spool, throwIfAborted } from '@cairn/core';
 import type { SourceBackupContext, SourceEntry } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
 import type { MysqlSettings } from './mysql-options.js';
-import { Spool } from './spool.js';
 
 /** Column types whose values are bytes: dumped as base64 (a third larger, where hex would double them) and replayed through FROM_BASE64(). */
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit', 'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);

@@ -2,13 +2,12 @@ import { constants } from 'node:fs';
 import { access, chown, copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ConfigError, SourceError, throwIfAborted } from '@cairn/core';
+import { ConfigError, SourceError, Spool, throwIfAborted } from '@cairn/core';
 import type { RestoreEntry, SourceBackupContext, SourceEntry } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
 import { TABLE_FILE } from './dump.js';
 import type { MysqlSettings } from './mysql-options.js';
-import { Spool } from './spool.js';
 
 export const IBD_FILE = 'data.ibd';
 export const CFG_FILE = 'data.cfg';

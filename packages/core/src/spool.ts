@@ -1,4 +1,4 @@
-import { close, createReadStream, fstat, open } from 'node:fs';
+import { close, createReadStream, fstat, open, write } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,27 +7,50 @@ import { promisify } from 'node:util';
 const openFd = promisify(open);
 const closeFd = promisify(close);
 const fstatFd = promisify(fstat);
+const writeFd = promisify(write);
 
-/** A file parked in the spool: its exact size, readable once. */
+/** Content parked in a spool: its exact size, readable once. */
 export interface Spooled {
   readonly size: number;
   /** Streams the content, then closes the file. */
   open(): AsyncIterable<Uint8Array>;
+  /** Closes the file without reading it. */
+  close(): Promise<void>;
 }
 
 /**
- * Temporary files for content whose exact size an entry must state before it is read (a table's
- * dump, a copied tablespace). Each file is unlinked as soon as it is opened, so nothing is left on
- * disk whatever happens — also when the repository never opens an entry: its descriptor (a plain
- * number, which garbage collection never closes behind our back) keeps the file until it is read,
- * or until `dispose()` after a failed backup.
+ * Temporary files for a source plugin's content whose exact size an entry must state before it
+ * is read (a table's dump, a copied tablespace, a downloaded export). Each file is unlinked as
+ * soon as it is opened, so nothing is left on disk whatever happens to the process — also when
+ * the repository never opens an entry: its descriptor (a plain number, which garbage collection
+ * never closes behind our back) keeps the file until it is read, closed, or `dispose()`d.
  */
 export class Spool {
   #dir: Promise<string> | undefined;
   readonly #open = new Set<number>();
   #counter = 0;
 
+  /** `prefix` names the folder in the system's temporary directory (`cairn-mysql-`). */
   constructor(private readonly prefix: string) {}
+
+  /** Writes `chunks` to a new file and parks it. */
+  async write(chunks: AsyncIterable<Uint8Array>): Promise<Spooled> {
+    const fd = await this.create();
+    try {
+      let size = 0;
+      for await (const chunk of chunks) {
+        for (let done = 0; done < chunk.byteLength;) {
+          const { bytesWritten } = await writeFd(fd, chunk, done, chunk.byteLength - done, size);
+          done += bytesWritten;
+          size += bytesWritten;
+        }
+      }
+    } catch (error) {
+      await this.#close(fd);
+      throw error;
+    }
+    return this.park(fd);
+  }
 
   /** A new, already unlinked file: write it through the returned descriptor, then `park()` it. */
   async create(): Promise<number> {
@@ -57,6 +80,7 @@ export class Spool {
         opened = true;
         return this.#read(fd);
       },
+      close: () => this.#close(fd),
     };
   }
 
@@ -67,7 +91,7 @@ export class Spool {
     if (dir) await rm(await dir, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  /** Closes every file not read yet (a failed or aborted backup) and removes the folder. */
+  /** Closes every file not read yet (a failed or aborted run) and removes the folder. */
   async dispose(): Promise<void> {
     await Promise.all([...this.#open].map((fd) => this.#close(fd)));
     await this.removeDirectory();
