@@ -66,6 +66,7 @@ export async function restoreEntries(settings: MysqlSettings, entries: AsyncIter
         // merge keeps a table that exists (its rows are replaced by key); new and replace create it.
         await connection.query(mode === 'merge' ? createSql.replace(/^CREATE TABLE/i, 'CREATE TABLE IF NOT EXISTS') : createSql);
       } else if (parts.length === 3 && name === ROWS_FILE && table !== undefined && table === parts[1]) {
+        if (mode === 'merge') await warnIfKeyless(connection, target, table, ctx);
         await insertRows(connection, target, table, entry, mode, ctx.signal);
       } else if (parts.length === 2 && name === OBJECTS_FILE) {
         objects.push({ source: parts[0]!, target, objects: JSON.parse(await text(entry)) as DatabaseObjects });
@@ -101,6 +102,19 @@ async function prepareDatabase(connection: Connection, settings: MysqlSettings, 
       throw new SourceError('RESTORE_UNWRITABLE', `database "${target}" on ${serverOf(settings)} already holds tables (${names.join(', ')}${names.length === 3 ? ', …' : ''}): restore into an empty or new database, or choose --mode merge (add and overwrite rows) or --mode replace (recreate the snapshot's tables)`, { plugin: 'mysql' });
     }
   }
+}
+
+/**
+ * REPLACE can only tell a row already there from a new one by a primary or unique key: merging
+ * into a table without one that already holds rows adds every row again. Said, not refused — the
+ * user asked to add — so that nobody finds the duplicates by surprise.
+ */
+async function warnIfKeyless(connection: Connection, db: string, table: string, ctx: SourceRestoreContext): Promise<void> {
+  const [keys] = await connection.query('SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 LIMIT 1', [db, table]);
+  if ((keys as unknown[]).length > 0) return;
+  const [rows] = await connection.query(`SELECT 1 FROM ${qualified(db, table)} LIMIT 1`);
+  if ((rows as unknown[]).length === 0) return;
+  ctx.logger.warn(`table ${db}.${table} has no primary or unique key and already holds rows: merge adds the snapshot's rows beside them (restore it with --mode replace to avoid duplicates)`);
 }
 
 async function insertRows(connection: Connection, db: string, table: string, entry: RestoreEntry, mode: string, signal: AbortSignal): Promise<void> {

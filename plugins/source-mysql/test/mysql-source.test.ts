@@ -117,9 +117,16 @@ describe('mysql source (logical) against MariaDB', () => {
     expect((error as Error).message).toMatch(new RegExp(`database "${into}" on .* already holds tables \\(audit, empty_table, nokey, …\\): restore into an empty or new database, or choose --mode merge`));
 
     await admin.query(`USE \`${into}\`; UPDATE things SET title = 'edited' WHERE id = 2; INSERT INTO empty_table VALUES ('mine');`);
+    const [[{ n: nokeyRows }]] = await admin.query(`SELECT COUNT(*) AS n FROM \`${into}\`.nokey`) as unknown as [[{ n: number }]];
+    const warnings: string[] = [];
+    cairn.events.on('log', (level, message) => { if (level === 'warn') warnings.push(message); });
     await cairn.restore({ repository, snapshot, to: url(into), mode: 'merge' });
     const [merged] = await admin.query(`SELECT title FROM \`${into}\`.things WHERE id = 2`);
     expect(merged).toEqual([{ title: '' }]);
+    // A table without a key cannot tell its rows from the snapshot's: they are added again, and that is said.
+    const [nokey] = await admin.query(`SELECT COUNT(*) AS n FROM \`${into}\`.nokey`);
+    expect(nokey).toEqual([{ n: 2 * nokeyRows }]);
+    expect(warnings).toEqual([`table ${into}.nokey has no primary or unique key and already holds rows: merge adds the snapshot's rows beside them (restore it with --mode replace to avoid duplicates)`]);
     const [kept] = await admin.query(`SELECT k FROM \`${into}\`.empty_table`);
     expect(kept).toEqual([{ k: 'mine' }]);
 
