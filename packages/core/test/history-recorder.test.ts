@@ -179,6 +179,24 @@ describe('historyRecorder', () => {
     expect((await store!.logs(chatty.id)).map((l) => `${l.level} ${l.message.split(' ')[0]!}`)).toEqual(['debug backup', 'info snapshot']);
   });
 
+  it('leaves the read-only runs (snapshots, ls, diff) out unless asked to keep them', async () => {
+    for (const queries of [false, true]) {
+      repository = { target: join(dir.path, `repo-${queries}`), password: PASSWORD };
+      const recorder = await setUp(memoryHistory(), { queries });
+      await cairn!.backup({ repository, sources: [memorySource({ name: 'mem', files })] });
+      await cairn!.snapshots({ repository });
+      await cairn!.ls({ repository, snapshot: 'latest' });
+      await cairn!.diff({ repository, from: 'latest', to: 'latest' });
+      await recorder.flush();
+      const operations = (await store!.listRuns()).map((run) => run.operation).sort();
+      expect(operations).toEqual(queries ? ['backup', 'diff', 'init', 'ls', 'snapshots'] : ['backup', 'init']);
+      await cairn!.close();
+      await store!.close();
+      cairn = undefined;
+      store = undefined;
+    }
+  });
+
   it('never fails or stalls a run when the store fails, and reports the failure once per streak', async () => {
     const broken = memoryHistory();
     const failing: HistoryStore = {

@@ -19,7 +19,7 @@ function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unk
   return json;
 }
 
-/** The OpenAPI 3.1 document, from the same zod schemas that validate the requests. */
+/** The OpenAPI 3.1 document, from the same zod schemas that validate the requests, and those of the answers. */
 export function buildOpenApi(routes: readonly AnyRoute[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
@@ -36,9 +36,9 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): Reco
     for (const [status, response] of Object.entries(route.responses)) {
       responses[status] = {
         description: response.description,
-        ...(response.contentType
-          ? { content: { [response.contentType]: { schema: { type: 'string' } } } }
-          : { content: { 'application/json': { schema: response.schema ? schemaOf(response.schema, 'output') : {} } } }),
+        content: 'schema' in response
+          ? { 'application/json': { schema: schemaOf(response.schema, 'output') } }
+          : { [response.contentType]: { schema: { type: 'string' } } },
       };
     }
     const errors = route.role === null ? [] : [401, 403, 404, ...(route.query || route.body ? [400] : []), ...(route.body ? [413, 415] : []), ...(route.audit === 'trigger-backup' || route.audit === 'restore' ? [429] : []), ...(route.audit === 'trigger-backup' ? [409] : [])];

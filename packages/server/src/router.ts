@@ -36,8 +36,8 @@ export interface Route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.
   body?: B;
   /** Path parameters, described for the OpenAPI document. */
   params?: Record<string, string>;
-  /** Answers other than errors, by status, for the OpenAPI document. */
-  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** Answers other than errors, by status, for the OpenAPI document: a JSON body's schema, or another content type. */
+  responses: Record<number, { description: string; schema: z.ZodType } | { description: string; contentType: string }>;
   /** The handler parses the JSON body itself (`body` then only documents it): a union whose branch depends on the input. */
   rawBody?: boolean;
   /** Writes are audited under this action. */

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Cairn, JobProgress, JobQueue, LogLevel, ProgressEvent, QueueLogLine, QueueRunStatus } from '@cairn/core';
 import { FINAL_QUEUE_RUN_STATUSES, redact } from '@cairn/core';
+import type { z } from 'zod';
+import type { runProgress } from './schemas.js';
 
 /** A run's progress as the API shows it: what the queue's worker or the restore reported last. */
-export interface RunProgress extends JobProgress {
-  bytesTotal?: number;
-  filesTotal?: number;
-}
+export type RunProgress = z.output<typeof runProgress>;
 
 export interface RunFeedEvents {
   progress: [id: string, progress: RunProgress];

@@ -1,20 +1,14 @@
 import { FINAL_QUEUE_RUN_STATUSES } from '@cairn/core';
 import type { HistoryStore, JobQueue, RunInfo, RunRecord, RunStatus } from '@cairn/core';
+import type { z } from 'zod';
 import type { RestoreRuns } from './restores.js';
 import type { RunFeed, RunProgress } from './run-feed.js';
+import type { apiRun, apiRunStatus } from './schemas.js';
 
-/** Where a run is, as the API says it: the history's statuses, plus `removed` for a run taken off the queue. */
-export type ApiRunStatus = RunStatus | 'removed';
+export type ApiRunStatus = z.output<typeof apiRunStatus>;
 
-/** A run as the API shows it: its history record where there is one, the queue's view before, progress while it runs. */
-export interface ApiRun extends Omit<RunRecord, 'status' | 'repository' | 'startedAt' | 'options'> {
-  status: ApiRunStatus;
-  /** Unknown until a worker's history records the run. */
-  repository?: string;
-  startedAt?: string;
-  options?: Record<string, unknown>;
-  progress?: RunProgress;
-}
+/** A run as the API shows it; its schema (the OpenAPI document's too) says what each field holds. */
+export type ApiRun = z.output<typeof apiRun>;
 
 export function isFinal(status: ApiRunStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'aborted' || status === 'removed';
@@ -110,7 +104,7 @@ export class RunsView {
       if (seen.has(info.id)) continue;
       // Runs the history has not recorded yet (queued, or taken by a worker that records elsewhere).
       const run = merge(undefined, info, this.feed.latest(info.id));
-      const time = new Date(run.startedAt!);
+      const time = new Date(run.startedAt);
       if (query.job && run.job !== query.job) continue;
       if (query.since && time < query.since) continue;
       if (query.until && time >= query.until) continue;
@@ -118,7 +112,7 @@ export class RunsView {
     }
     return runs
       .filter((run) => !query.status || query.status.includes(run.status))
-      .sort((a, b) => (a.startedAt! < b.startedAt! ? 1 : a.startedAt! > b.startedAt! ? -1 : 0))
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
       .slice(0, query.limit);
   }
 }

@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { retentionSchema, scheduleSchema } from '@cairn/core';
 import { z } from 'zod';
 
 /*
@@ -10,6 +11,10 @@ const text = (max: number) => z.string().trim().min(1).max(max);
 const time = z.iso.datetime({ offset: true }).describe('ISO-8601 time, e.g. 2025-05-01T12:00:00Z');
 
 export const BACKUP_TYPES = ['database', 'user_data', 'storage'] as const;
+const profile = z.enum(['with-user-data', 'without-user-data']);
+const logLevel = z.enum(['debug', 'info', 'warn', 'error']);
+/** Where a run is, as the API says it: the history's statuses, plus `removed` for a run taken off the queue. */
+export const apiRunStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'aborted', 'removed']);
 
 export const triggerByType = z.strictObject({
   type: z.enum(BACKUP_TYPES).describe('The kind of data: picks the one job whose config `type` matches (and covers the environment).'),
@@ -26,7 +31,7 @@ export const triggerByJob = z.strictObject({
   job: text(200).describe('A job of the config, by name.'),
   environment: text(100).optional().describe('The environment to back up; must be one of the job\'s.'),
   description: text(500).optional().describe('Why this backup: recorded with the run.'),
-  profile: z.enum(['with-user-data', 'without-user-data']).optional().describe('Overrides the job\'s profile for this run.'),
+  profile: profile.optional().describe('Overrides the job\'s profile for this run.'),
 });
 
 /** Either shape; which one is decided by the presence of `job`, so the issues name the right fields. */
@@ -56,10 +61,10 @@ export const restoreBody = z.strictObject({
 
 const statusList = z.string().transform((value, ctx) => {
   const statuses = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const known = ['queued', 'running', 'succeeded', 'failed', 'aborted', 'removed'];
+  const known: readonly string[] = apiRunStatus.options;
   const unknown = statuses.filter((s) => !known.includes(s));
   if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown status ${unknown.join(', ')} (one of ${known.join(', ')})` });
-  return statuses as Array<'queued' | 'running' | 'succeeded' | 'failed' | 'aborted' | 'removed'>;
+  return statuses as Array<z.output<typeof apiRunStatus>>;
 });
 
 const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
@@ -73,7 +78,7 @@ export const runsQuery = z.object({
 });
 
 export const logsQuery = z.object({
-  minLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  minLevel: logLevel.optional(),
   after: z.coerce.number().int().min(0).optional().describe('Only lines after this sequence number.'),
   limit: limit(5000, 1000),
 });
@@ -110,4 +115,172 @@ export const errorBody = z.object({
     message: z.string(),
     issues: z.array(z.object({ code: z.string(), path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
   }),
+});
+
+/*
+ * The success answers' shapes, for the OpenAPI document (answers are not parsed on their way out;
+ * test/responses.test.ts checks real ones against the served document). `ApiRun` is `apiRun`'s type.
+ */
+
+const count = z.number().int().min(0);
+const entryType = z.enum(['file', 'dir', 'symlink']);
+const json = z.record(z.string(), z.unknown());
+
+export const jobList = z.object({
+  jobs: z.array(z.object({
+    name: z.string(),
+    type: z.enum(BACKUP_TYPES).nullable().describe('The kind of data, which `type` triggers pick the job by; null when the config sets none.'),
+    description: z.string().nullable(),
+    repository: z.string().describe('The repository\'s name in the config.'),
+    repositoryLocation: z.string().nullable().describe('Where the repository lives, without credentials.'),
+    environments: z.array(z.string()).describe('The environments it runs in; empty for all.'),
+    schedule: scheduleSchema.nullable().describe('As the config gives it: a cron expression or shorthand, or { cron, timezone?, missed }; null for none.'),
+    retention: retentionSchema.nullable().describe('Which snapshots its runs keep; null: runs forget none.'),
+    sources: z.array(z.string()).nullable().describe('Its sources\' names; null when they depend on the environment and the run\'s parameters (named when it runs).'),
+    profile: profile.describe('Whether runs include the job\'s user data.'),
+    sizeLimit: count.nullable().describe('Largest amount of source data a run may back up, in bytes; null for no limit.'),
+  })),
+});
+
+export const jobEstimate = z.object({
+  job: z.string(),
+  environment: z.string().optional(),
+  estimate: z.object({
+    files: count, dirs: count,
+    bytes: count.describe('Content bytes the sources hold now.'),
+    filesToRead: count.describe('Files new or changed since the parent snapshot: what a run would read.'),
+    bytesToRead: count.describe('Their bytes: an upper bound of the new data.'),
+    warnings: count.describe('Entries the sources could not read (a run would skip them).'),
+    parent: z.string().optional().describe('The snapshot compared with, if there is one.'),
+  }),
+  sizeLimit: count.optional().describe('The job\'s size limit in bytes, when it has one.'),
+  overLimit: z.boolean().describe('True when a run now would be refused for its size.'),
+});
+
+export const runProgress = z.object({
+  ratio: z.number().min(0).max(1).optional().describe('How far along, 0 to 1, when the total is known.'),
+  filesDone: count.optional(),
+  bytesDone: count.optional(),
+  filesTotal: count.optional().describe('Expected files, from the parent snapshot.'),
+  bytesTotal: count.optional().describe('Expected bytes, from the parent snapshot.'),
+  message: z.string().optional().describe('What it is at: the path being read or written.'),
+});
+
+/** A run: its history record where there is one, the queue's or the restore's view before, with progress while it runs. */
+export const apiRun = z.object({
+  id: z.string(),
+  operation: z.string().describe('What ran: `backup`, `restore`, `estimate`, `ls`, `diff`, `forget`… (or a host app\'s own kind of run).'),
+  job: z.string().optional(),
+  environment: z.string().optional(),
+  status: apiRunStatus,
+  requestedBy: z.string().optional().describe('Who asked: `api:<sub>`, `schedule:<name>`, `cli:<user>`.'),
+  options: json.describe('The run\'s parameters and options (description, database_name, snapshot…), secret-free.'),
+  repository: z.string().optional().describe('Where the repository lives, without credentials; unknown until a worker\'s history records the run.'),
+  queuedAt: time.optional(),
+  startedAt: time.describe('When the run started; for a run not started yet, when it was queued.'),
+  endedAt: time.optional(),
+  durationMs: count.optional(),
+  snapshotId: z.string().optional().describe('The snapshot a backup saved or a restore read.'),
+  bytesRead: count.optional().describe('Backup: content bytes read from the sources.'),
+  bytesAdded: count.optional().describe('Backup: bytes added to the repository.'),
+  bytesWritten: count.optional().describe('Restore: content bytes written.'),
+  files: count.optional().describe('Backup: files in the snapshot; restore: files restored.'),
+  warnings: count.optional().describe('Entries that could not be read.'),
+  error: z.object({ code: z.string(), message: z.string() }).optional().describe('Why a failed or aborted run ended.'),
+  progress: runProgress.optional().describe('The latest progress, while it is queued or running.'),
+});
+
+const logLine = z.object({
+  seq: z.number().int().min(1).optional().describe('Numbers the run\'s lines 1, 2, 3…; absent on the lines a queue kept for a run its history has not recorded.'),
+  time,
+  level: logLevel,
+  message: z.string(),
+  fields: json.optional().describe('Structured fields, redacted.'),
+});
+
+export const runList = z.object({ runs: z.array(apiRun) });
+export const runDetail = z.object({ run: apiRun, logs: z.array(logLine).describe('Its last 50 log lines, oldest first.') });
+export const logList = z.object({ logs: z.array(logLine) });
+export const runRemoved = z.object({ runId: z.string(), status: z.literal('removed') });
+export const runAborting = z.object({ runId: z.string(), status: z.literal('aborting') });
+
+export const scheduleList = z.object({
+  schedules: z.array(z.object({
+    name: z.string().describe('The schedule\'s name (its job\'s).'),
+    cron: z.string().describe('The cron expression, a shorthand (`daily`) expanded.'),
+    timezone: z.string().nullable().describe('The IANA time zone it is read in; null for the server\'s.'),
+    missed: z.enum(['catch-up', 'skip']).describe('After a pause or downtime: run once for what was missed (`catch-up`), or wait for the next slot (`skip`).'),
+    paused: z.boolean(),
+    next: time.nullable().describe('When it fires next; null for an expression that never fires again.'),
+    last: time.nullable().describe('The last slot a run was requested for (not when it ran); null before the first.'),
+  })),
+});
+
+export const repositoryList = z.object({
+  repositories: z.array(z.object({
+    name: z.string(),
+    location: z.string().describe('Where it lives, without credentials.'),
+    jobs: z.array(z.string()).describe('The jobs that back up into it.'),
+  })),
+});
+
+export const snapshotList = z.object({
+  snapshots: z.array(z.object({
+    id: z.string().describe('64 hex digits; a unique prefix of 4 or more names it too.'),
+    time: time.describe('When the backup started.'),
+    host: z.string(),
+    username: z.string(),
+    sources: z.array(z.object({ name: z.string().describe('The source\'s top-level directory in the snapshot.'), kind: z.string().describe('The source plugin: `files`, `mysql`…'), description: z.string() })),
+    paths: z.array(z.string()).describe('The sources\' descriptions, for listings.'),
+    tags: z.array(z.string()).describe('A job\'s runs tag it `job:<name>`, `env:<name>` and with the job\'s own tags.'),
+    parent: z.string().optional().describe('The snapshot it was compared with to find unchanged files.'),
+    tree: z.string().describe('The id of its root tree blob.'),
+    summary: z.object({
+      filesNew: count, filesChanged: count, filesUnchanged: count, dirs: count,
+      bytesRead: count.describe('Content bytes read from the sources.'),
+      bytesTotal: count.describe('Total size of the files in the snapshot.'),
+      bytesAdded: count.describe('Bytes written to the repository: new data, compressed and encrypted.'),
+      blobsAdded: count,
+      warnings: count.describe('Entries that could not be read.'),
+      complete: z.boolean().describe('False when some entries could not be read.'),
+      durationMs: count,
+    }),
+    programVersion: z.string().describe('The version of the repository code that wrote it.'),
+  })),
+});
+
+export const treeLevel = z.object({
+  path: z.string().describe('The directory listed, normalised; empty for the top (the snapshot\'s sources).'),
+  entries: z.array(z.object({
+    name: z.string(),
+    path: z.string().describe('Its snapshot path, for `?path=` and a restore\'s `include`.'),
+    type: entryType,
+    size: count.describe('Content bytes; a directory\'s is the bytes of the files under it.'),
+    mtime: time.nullable().describe('Null for a directory the snapshot holds only as the parent of its contents.'),
+    linkTarget: z.string().optional().describe('A symlink\'s target, verbatim.'),
+  })).describe('Directories first, then by name.'),
+});
+
+export const snapshotDiff = z.object({
+  from: z.string().describe('The older snapshot, as asked.'),
+  to: z.string().describe('The newer snapshot, as asked.'),
+  changes: z.array(z.object({
+    path: z.string(),
+    change: z.enum(['added', 'removed', 'modified', 'metadata']).describe('`metadata`: the same content with another mode or mtime.'),
+    type: entryType,
+  })),
+});
+
+export const auditList = z.object({
+  records: z.array(z.object({
+    seq: z.number().int().min(1).describe('Numbers the records in the order they were recorded.'),
+    time,
+    actor: z.string().describe('The token\'s subject; `anonymous` for a request without a valid token.'),
+    action: z.string().describe('`trigger-backup`, `abort`, `delete-run`, `pause`, `resume` or `restore`.'),
+    target: z.string().describe('The job, run, schedule (`*` for all) or repository it acted on; `-` when the request named none.'),
+    ip: z.string().optional().describe('The socket\'s address.'),
+    status: z.number().int().describe('The answer\'s HTTP status.'),
+    code: z.string().optional().describe('The error\'s code, for a refused or failed write.'),
+    runId: z.string().optional().describe('The run it started.'),
+  })),
 });

@@ -10,11 +10,19 @@ import type { HistoryStore, LogLine, RunEndRecord, RunStartRecord } from './type
 
 const logLevel = z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]);
 
+/**
+ * Looking at a repository is not a run anyone needs in the history: a dashboard that lists
+ * snapshots and browses trees would otherwise push the backups out of every page of it.
+ */
+const QUERIES: readonly string[] = ['snapshots', 'ls', 'diff', 'estimate'];
+
 export const historyRecorderOptions = z.object({
   minLevel: logLevel.default('info')
     .describe('Lowest level of the log lines stored (debug, info, warn, error); lower ones are dropped.'),
   jobLevels: z.record(z.string(), logLevel).default({})
     .describe('Verbosity per job: the lowest level stored for runs of that job, instead of minLevel.'),
+  queries: z.boolean().default(false)
+    .describe('Also record the read-only runs (snapshots, ls, diff, estimate); by default only runs that back up, restore, check or change a repository are kept.'),
   flushIntervalMs: z.number().int().min(0).max(60_000).default(250)
     .describe('How long log lines may wait in memory before they are written in one batch (a run\'s end writes its lines at once).'),
   onError: z.custom<(error: unknown) => void>((value) => typeof value === 'function', 'expected a function').optional()
@@ -40,7 +48,7 @@ const RECENTLY_ENDED = 1000;
  * run's end; lines logged outside any run, or below the verbosity, are not stored.
  */
 export function historyRecorder(store: HistoryStore, options: HistoryRecorderOptions = {}): HistoryRecorder {
-  const { minLevel, jobLevels, flushIntervalMs, onError } = parseOptions('history', historyRecorderOptions, options);
+  const { minLevel, jobLevels, queries, flushIntervalMs, onError } = parseOptions('history', historyRecorderOptions, options);
   if (typeof store !== 'object' || store === null || typeof store.recordStart !== 'function' || typeof store.appendLogs !== 'function') {
     throw new ConfigError('historyRecorder: expected a history store, e.g. sqliteHistory({ path })', { plugin: 'history' });
   }
@@ -85,6 +93,7 @@ export function historyRecorder(store: HistoryStore, options: HistoryRecorderOpt
   };
 
   const onStart = (info: RunRequestInfo): void => {
+    if (!queries && QUERIES.includes(info.operation)) return;
     const level = info.job !== undefined ? jobLevels[info.job] ?? minLevel : minLevel;
     runs.set(info.id, { minRank: levelRank[level], warnings: 0, ended: false });
     const record = startRecord(info, new Date());

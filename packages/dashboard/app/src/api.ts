@@ -63,7 +63,7 @@ export interface ScheduleRow {
   timezone?: string | null;
   next?: string | null;
   paused: boolean;
-  lastSlot?: string | null;
+  last?: string | null;
 }
 
 export interface Repository { name: string; location?: string | null; jobs?: string[] }

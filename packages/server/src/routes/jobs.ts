@@ -5,11 +5,13 @@ import type { ApiContext } from '../context.js';
 import { HttpError, parseInput } from '../http.js';
 import { route } from '../router.js';
 import type { AnyRoute } from '../router.js';
-import { estimateQuery, triggerBody, triggerByJob, triggerByType, triggerResult } from '../schemas.js';
+import { estimateQuery, jobEstimate, jobList, triggerBody, triggerByJob, triggerByType, triggerResult } from '../schemas.js';
+
+type JobInfo = z.output<typeof jobList>['jobs'][number];
 
 const jobName = { name: 'The job\'s name, as the config names it.' };
 
-function describeJob(name: string, job: JobConfig, config: ApiContext['config']) {
+function describeJob(name: string, job: JobConfig, config: ApiContext['config']): JobInfo {
   const repository = config.repositories[job.repository];
   return {
     name,
@@ -51,7 +53,7 @@ export function jobRoutes(api: ApiContext): AnyRoute[] {
   return [
     route({
       method: 'GET', path: '/api/jobs', role: 'viewer', tag: 'jobs', summary: 'The config\'s jobs.',
-      responses: { 200: { description: '`{ jobs: [...] }`: name, type, description, repository, environments, schedule, retention, source names.' } },
+      responses: { 200: { description: 'The jobs, in the config\'s order.', schema: jobList } },
       async handle() {
         return { status: 200, body: { jobs: Object.entries(api.config.jobs).map(([name, job]) => describeJob(name, job, api.config)) } };
       },
@@ -59,7 +61,7 @@ export function jobRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/jobs/:name/estimate', role: 'viewer', tag: 'jobs', summary: 'What a run of the job would read now, and how much of it is new.',
       params: jobName, query: estimateQuery,
-      responses: { 200: { description: 'The estimate: files, bytes, bytes to read, the size limit and whether a run would be refused.' } },
+      responses: { 200: { description: 'The estimate: files, bytes, bytes to read, the size limit and whether a run would be refused.', schema: jobEstimate } },
       async handle({ params, query, principal }) {
         requireJob(api, params.name!);
         const estimate = await estimateJob(api.cairn, api.config, {

@@ -1,10 +1,11 @@
 import { redact, resolvePassword } from '@cairn/core';
 import type { RepositoryRef } from '@cairn/core';
+import type { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../http.js';
 import { route } from '../router.js';
 import type { AnyRoute } from '../router.js';
-import { diffQuery, snapshotsQuery, treeQuery } from '../schemas.js';
+import { diffQuery, repositoryList, snapshotDiff, snapshotList, snapshotsQuery, treeLevel, treeQuery } from '../schemas.js';
 
 /** A configured repository by name, its password read from the environment or its file. */
 export function repositoryRef(api: ApiContext, name: string): RepositoryRef {
@@ -19,7 +20,7 @@ export function repositoryRoutes(api: ApiContext): AnyRoute[] {
   return [
     route({
       method: 'GET', path: '/api/repositories', role: 'viewer', tag: 'snapshots', summary: 'The config\'s repositories (names and secret-free locations).',
-      responses: { 200: { description: '`{ repositories: [{ name, location, jobs }] }`.' } },
+      responses: { 200: { description: 'The repositories, in the config\'s order.', schema: repositoryList } },
       async handle() {
         const repositories = Object.entries(api.config.repositories).map(([name, repository]) => ({
           name, location: redact(repository.url),
@@ -31,7 +32,7 @@ export function repositoryRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/repositories/:repo/snapshots', role: 'viewer', tag: 'snapshots', params: repo, query: snapshotsQuery,
       summary: 'Snapshots of a repository, newest first, optionally of one job or with one tag.',
-      responses: { 200: { description: '`{ snapshots: [...] }`.' } },
+      responses: { 200: { description: 'The snapshots, newest first, as the repository stores them.', schema: snapshotList } },
       async handle({ params, query, principal }) {
         const repository = repositoryRef(api, params.repo!);
         const all = await api.cairn.snapshots({ repository, requestedBy: `api:${principal.subject}` });
@@ -45,14 +46,14 @@ export function repositoryRoutes(api: ApiContext): AnyRoute[] {
       method: 'GET', path: '/api/repositories/:repo/snapshots/:id/tree', role: 'viewer', tag: 'snapshots',
       params: { ...repo, id: 'A snapshot id, a unique prefix, or `latest`.' }, query: treeQuery,
       summary: 'One directory level of a snapshot: name, type, size (a directory\'s is what it holds), mtime.',
-      responses: { 200: { description: '`{ path, entries: [{ name, path, type, size, mtime, linkTarget? }] }`.' } },
+      responses: { 200: { description: 'The directory\'s entries.', schema: treeLevel } },
       async handle({ params, query, principal }) {
         const repository = repositoryRef(api, params.repo!);
         const path = query.path.split('/').filter((part) => part !== '' && part !== '.').join('/');
         if (path.split('/').includes('..')) throw new HttpError(400, 'INVALID_REQUEST', 'path: ".." is not a snapshot path');
         const nodes = await api.cairn.ls({ repository, snapshot: params.id!, requestedBy: `api:${principal.subject}`, ...(path ? { include: [path] } : {}) });
         const prefix = path ? `${path}/` : '';
-        const entries = new Map<string, { name: string; path: string; type: string; size: number; mtime: string | null; linkTarget?: string }>();
+        const entries = new Map<string, z.output<typeof treeLevel>['entries'][number]>();
         for (const node of nodes) {
           if (!node.path.startsWith(prefix)) continue;
           const rest = node.path.slice(prefix.length);
@@ -81,7 +82,7 @@ export function repositoryRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/repositories/:repo/diff', role: 'viewer', tag: 'snapshots', params: repo, query: diffQuery,
       summary: 'What changed between two snapshots.',
-      responses: { 200: { description: '`{ changes: [{ path, change, type }] }`.' } },
+      responses: { 200: { description: 'The changes, by path.', schema: snapshotDiff } },
       async handle({ params, query, principal }) {
         const repository = repositoryRef(api, params.repo!);
         const changes = await api.cairn.diff({ repository, from: query.from, to: query.to, requestedBy: `api:${principal.subject}` });

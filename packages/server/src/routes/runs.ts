@@ -6,7 +6,7 @@ import type { AnyRoute } from '../router.js';
 import type { ApiRun } from '../runs.js';
 import { isFinal } from '../runs.js';
 import type { RunProgress } from '../run-feed.js';
-import { eventsQuery, logsQuery, runsQuery } from '../schemas.js';
+import { eventsQuery, logList, logsQuery, runAborting, runDetail, runList, runRemoved, runsQuery } from '../schemas.js';
 
 const runId = { id: 'The run\'s id.' };
 /** Log lines a run's page shows with the run. */
@@ -49,7 +49,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/runs', role: 'viewer', tag: 'runs', query: runsQuery,
       summary: 'Runs, newest first: history merged with what is queued and running, each with its progress when known.',
-      responses: { 200: { description: '`{ runs: [...] }`.' } },
+      responses: { 200: { description: 'The runs, newest first.', schema: runList } },
       async handle({ query }) {
         const runs = await api.runs.list({
           limit: query.limit, ...(query.job ? { job: query.job } : {}), ...(query.status ? { status: query.status } : {}),
@@ -61,7 +61,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/runs/:id', role: 'viewer', tag: 'runs', params: runId,
       summary: 'One run: its record, progress and last log lines.',
-      responses: { 200: { description: '`{ run, logs }`.' } },
+      responses: { 200: { description: 'The run and its last log lines.', schema: runDetail } },
       async handle({ params }) {
         const run = await requireRun(api, params.id!);
         const all = await runLogs(api, run.id, { limit: 100_000 });
@@ -71,7 +71,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/runs/:id/logs', role: 'viewer', tag: 'runs', params: runId, query: logsQuery,
       summary: 'A run\'s log lines, oldest first.',
-      responses: { 200: { description: '`{ logs: [{ seq, time, level, message, fields? }] }`.' } },
+      responses: { 200: { description: 'The lines: the history\'s, or for a run it has not recorded, those its queue kept.', schema: logList } },
       async handle({ params, query }) {
         await requireRun(api, params.id!);
         return { status: 200, body: { logs: await runLogs(api, params.id!, query) } };
@@ -156,7 +156,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'POST', path: '/api/runs/:id/abort', role: 'operator', tag: 'runs', params: runId, audit: 'abort',
       summary: 'Abort a queued or running run (a backup wherever its worker is, or a restore).',
-      responses: { 202: { description: 'Asked: the run ends `aborted` within seconds.' } },
+      responses: { 202: { description: 'Asked: the run ends `aborted` within seconds.', schema: runAborting } },
       async handle(ctx) {
         ctx.audit.target = ctx.params.id!;
         await abortRun(api, ctx.params.id!);
@@ -166,7 +166,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'DELETE', path: '/api/runs/:id', role: 'operator', tag: 'runs', params: runId, audit: 'delete-run',
       summary: 'Remove a queued run, or abort a running one.',
-      responses: { 200: { description: 'Removed from the queue.' }, 202: { description: 'It was running: aborting.' } },
+      responses: { 200: { description: 'Removed from the queue.', schema: runRemoved }, 202: { description: 'It was running: aborting.', schema: runAborting } },
       async handle(ctx) {
         const id = ctx.params.id!;
         ctx.audit.target = id;

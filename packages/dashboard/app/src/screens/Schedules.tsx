@@ -56,7 +56,7 @@ export function SchedulesScreen() {
                   <th scope="row">{schedule.name}</th>
                   <td><code>{schedule.cron ?? '—'}</code>{schedule.timezone ? ` (${schedule.timezone})` : ''}</td>
                   <td>{schedule.paused ? <span className="muted">paused</span> : formatTime(schedule.next)}</td>
-                  <td>{formatTime(schedule.lastSlot)}</td>
+                  <td>{formatTime(schedule.last)}</td>
                   <td>{schedule.paused
                     ? <span className="state state-paused"><span aria-hidden="true">⏸</span> Paused</span>
                     : <span className="state state-active"><span aria-hidden="true">▶</span> Active</span>}</td>
