@@ -23,7 +23,9 @@ export interface BlobWriterOptions {
  */
 export class BlobWriter {
   private readonly pending = new Set<string>();
-  private readonly builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
+  private readonly builders: Record<BlobType, PackBuilder>;
+  /** Pack buffers whose pack is stored, for the next builders: packs never become garbage. */
+  private readonly spareBuffers: Buffer[] = [];
   private readonly compressing: Semaphore;
   private readonly uploading: Semaphore;
   private readonly inFlight = new Set<Promise<void>>();
@@ -47,6 +49,7 @@ export class BlobWriter {
     this.packsPerIndex = options.packsPerIndex ?? 4;
     this.compressing = new Semaphore(Math.max(2, availableParallelism()) * 2);
     this.uploading = new Semaphore(Math.max(1, Math.min(store.capabilities.maxParallel, 2)));
+    this.builders = { data: this.newBuilder(), tree: this.newBuilder() };
   }
 
   /**
@@ -58,15 +61,19 @@ export class BlobWriter {
     if (this.index.has(id) || this.pending.has(id)) return false;
     this.pending.add(id);
     await this.compressing.acquire();
+    // The pool keeps `data` only until it is copied into a slot and the work below never holds it:
+    // a closure over it kept each chunk in flight alive until sealed, into the old generation.
+    const rawLength = data.length;
+    const sealing = this.sealer.seal(data, this.options.zstdLevel, (envelope) => {
+      this.blobsAdded++;
+      this.bytesAdded += envelope.length;
+      this.builders[type].add(type, id, envelope, rawLength);
+    });
     this.track(
       (async () => {
         try {
-          const envelope = await this.sealer.seal(data, this.options.zstdLevel);
-          this.blobsAdded++;
-          this.bytesAdded += envelope.length;
-          const builder = this.builders[type];
-          builder.add(type, id, envelope, data.length);
-          if (builder.size >= this.packSize) await this.uploadPack(type);
+          await sealing;
+          if (this.builders[type].size >= this.packSize) await this.uploadPack(type);
         } finally {
           this.compressing.release();
         }
@@ -95,14 +102,19 @@ export class BlobWriter {
   private async uploadPack(type: BlobType): Promise<void> {
     const builder = this.builders[type];
     if (builder.blobs.length === 0) return;
-    this.builders[type] = new PackBuilder();
+    this.builders[type] = this.newBuilder();
     const pack = builder.finish(this.keys.encryption);
     this.bytesAdded += pack.size - builder.size;
     await this.uploading.acquire();
     this.track(
       (async () => {
         try {
-          await this.store.put(packKey(pack.id), pack.parts);
+          try {
+            await this.store.put(packKey(pack.id), pack.parts);
+          } finally {
+            // A settled put no longer reads the parts, whatever its outcome.
+            this.spareBuffers.push(pack.buffer);
+          }
           const indexed: IndexedPack = { id: pack.id, size: pack.size, blobs: pack.blobs };
           this.index.addPack(indexed);
           for (const blob of pack.blobs) this.pending.delete(blob.id);
@@ -113,6 +125,12 @@ export class BlobWriter {
         }
       })(),
     );
+  }
+
+  private newBuilder(): PackBuilder {
+    // Room for a full pack plus the blob that takes it past `packSize` (chunks are at most 8 MiB
+    // by default); untouched pages of a buffer never count towards RSS.
+    return new PackBuilder(this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(this.packSize + 8 * 1024 * 1024 + 64));
   }
 
   /** Index writes are serialised so each pack lands in exactly one index file. */

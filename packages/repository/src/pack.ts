@@ -21,19 +21,34 @@ export interface PackedBlob {
 
 const HEADER_ENTRY = 1 + 4 + 4 + 32;
 
+/**
+ * Gathers envelopes into one buffer that the caller may hand to the next builder once the pack is
+ * stored: envelopes kept as separate buffers until their pack was uploaded outlived young-generation
+ * collections, and became garbage that only a full collection frees (tens of MiB of peak RSS).
+ */
 export class PackBuilder {
   readonly blobs: PackedBlob[] = [];
-  private readonly parts: Buffer[] = [];
   size = 0;
 
-  add(type: BlobType, id: string, envelope: Buffer, rawLength: number): void {
+  constructor(private buffer: Buffer = Buffer.alloc(0)) {}
+
+  add(type: BlobType, id: string, envelope: Uint8Array, rawLength: number): void {
+    if (this.size + envelope.length > this.buffer.length) {
+      // Rare (a blob larger than the room the caller planned for): the old buffer becomes garbage once.
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.size + envelope.length));
+      this.buffer.copy(bigger, 0, 0, this.size);
+      this.buffer = bigger;
+    }
     this.blobs.push({ type, id, offset: this.size, length: envelope.length, rawLength });
-    this.parts.push(envelope);
+    this.buffer.set(envelope, this.size);
     this.size += envelope.length;
   }
 
-  /** Seals the header and returns the pack's bytes (as parts, to avoid a copy) and its id. */
-  finish(key: Buffer): { id: string; parts: Buffer[]; size: number; blobs: PackedBlob[] } {
+  /**
+   * Seals the header and returns the pack's bytes (as parts, to avoid a copy) and its id. `buffer`
+   * is what the parts view: the caller may reuse it once nothing reads the parts any more.
+   */
+  finish(key: Buffer): { id: string; parts: Buffer[]; size: number; blobs: PackedBlob[]; buffer: Buffer } {
     const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY);
     this.blobs.forEach((blob, i) => {
       const at = i * HEADER_ENTRY;
@@ -45,11 +60,11 @@ export class PackBuilder {
     const sealedHeader = seal(key, header);
     const trailer = Buffer.alloc(4);
     trailer.writeUInt32LE(sealedHeader.length);
-    const parts = [...this.parts, sealedHeader, trailer];
+    const parts = [this.buffer.subarray(0, this.size), sealedHeader, trailer];
     const hash = createHash('sha256');
     for (const part of parts) hash.update(part);
     const size = this.size + sealedHeader.length + 4;
-    return { id: hash.digest('hex'), parts, size, blobs: this.blobs };
+    return { id: hash.digest('hex'), parts, size, blobs: this.blobs, buffer: this.buffer };
   }
 }
 

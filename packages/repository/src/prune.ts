@@ -73,7 +73,8 @@ async function repack(store: BlobStore, keys: MasterKeys, packs: Array<{ id: str
   const upload = async (): Promise<void> => {
     if (builder.blobs.length === 0) return;
     const pack = builder.finish(keys.encryption);
-    builder = new PackBuilder();
+    // The concatenation is a copy, so the next pack may fill the same buffer.
+    builder = new PackBuilder(pack.buffer);
     await store.put(packKey(pack.id), Buffer.concat(pack.parts));
     written.push({ id: pack.id, size: pack.size, blobs: pack.blobs });
   };

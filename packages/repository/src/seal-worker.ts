@@ -13,27 +13,39 @@ import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /**
  * `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. `verify`: as
- * `open`, but only the verdict goes back (check has no use for the plaintext).
+ * `open`, but only the verdict goes back (check has no use for the plaintext). The input is
+ * `length` bytes of a shared slot (a sealed envelope goes back in the same slot), or, when too
+ * large for one, a buffer of its own (the envelope then goes back as one).
  */
+interface Input {
+  slot?: number;
+  length?: number;
+  data?: Uint8Array;
+  envelope?: Uint8Array;
+}
 type Request =
-  | { op: 'seal'; id: number; data: Uint8Array; zstdLevel: number }
-  | { op: 'open' | 'verify'; id: number; envelope: Uint8Array; blobId: string; rawLength: number };
+  | ({ op: 'seal'; id: number; zstdLevel: number } & Input)
+  | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number } & Input);
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
 const FLAG_RAW = Buffer.of(0);
 const FLAG_ZSTD = Buffer.of(1);
+const slots = workerData.slots as SharedArrayBuffer;
+const slotBytes = workerData.slotBytes as number;
 
 parentPort!.on('message', (request: Request) => {
   try {
-    if (request.op === 'seal') seal(request.id, request.data, request.zstdLevel);
-    else open(request.id, request.envelope, request.blobId, request.rawLength, request.op === 'open');
+    const slot = request.slot === undefined ? undefined : Buffer.from(slots, request.slot * slotBytes, slotBytes);
+    const input = slot ? slot.subarray(0, request.length) : (request.data ?? request.envelope)!;
+    if (request.op === 'seal') seal(request.id, input, request.zstdLevel, slot);
+    else open(request.id, input, request.blobId, request.rawLength, request.op === 'open');
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
 
-function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
+function seal(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
   const packed = zstdCompressSync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
     chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
@@ -42,15 +54,15 @@ function seal(requestId: number, data: Uint8Array, zstdLevel: number): void {
   const [flag, body] = packed.length < data.length ? [FLAG_ZSTD, packed] : [FLAG_RAW, data];
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  // Not from Buffer's shared pool: the envelope's memory is handed to the main thread.
-  const envelope = Buffer.allocUnsafeSlow(12 + 1 + body.length + 16);
-  nonce.copy(envelope, 0);
-  let at = 12;
-  at += cipher.update(flag).copy(envelope, at);
-  at += cipher.update(body).copy(envelope, at);
-  at += cipher.final().copy(envelope, at);
-  cipher.getAuthTag().copy(envelope, at);
-  parentPort!.postMessage({ id: requestId, envelope }, [envelope.buffer]);
+  // Every part is ciphered before any is written: a raw body is the slot itself.
+  const parts = [nonce, cipher.update(flag), cipher.update(body), cipher.final(), cipher.getAuthTag()];
+  const length = 12 + 1 + body.length + 16;
+  // Not from Buffer's shared pool: an envelope outside a slot is handed to the main thread.
+  const envelope = slot ?? Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const part of parts) at += part.copy(envelope, at);
+  if (slot) parentPort!.postMessage({ id: requestId, length });
+  else parentPort!.postMessage({ id: requestId, envelope }, [envelope.buffer as ArrayBuffer]);
 }
 
 function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: boolean): void {

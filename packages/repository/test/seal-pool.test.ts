@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../src/compression.js';
 import { blobId, generateMasterKeys, seal, unseal } from '../src/crypto.js';
-import { SealPool } from '../src/seal-pool.js';
+import { SLOT_BYTES, SealPool } from '../src/seal-pool.js';
 import { randomData } from './helpers.js';
 
 // The worker repeats the blob formats (it cannot import ours); this keeps the two in step.
@@ -12,7 +12,7 @@ describe('SealPool', () => {
     const keys = generateMasterKeys();
     const pool = new SealPool(keys, 2);
     try {
-      const envelopes = await Promise.all(inputs.map((data) => pool.seal(data, 3)));
+      const envelopes = await Promise.all(inputs.map((data) => pool.seal(data, 3, (envelope) => Buffer.from(envelope))));
       for (const [i, data] of inputs.entries()) {
         const plain = await decompress(unseal(keys.encryption, envelopes[i]!, 'test blob'), 'test blob');
         expect(plain.equals(data)).toBe(true);
@@ -58,5 +58,72 @@ describe('SealPool', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  describe('shared slots', () => {
+    it('reuses a few slots for many concurrent requests without mixing their contents', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 2, 2);
+      try {
+        // Ten times as many requests as slots, of different sizes and contents, all at once.
+        const many = Array.from({ length: 20 }, (_, i) => randomData(100 + i, 1000 + i * 37_000));
+        const envelopes = await Promise.all(many.map((data) => pool.seal(data, 3, (envelope) => Buffer.from(envelope))));
+        for (const [i, data] of many.entries()) {
+          const plain = await decompress(unseal(keys.encryption, envelopes[i]!, 'test blob'), 'test blob');
+          expect(plain.equals(data)).toBe(true);
+        }
+        const opened = await Promise.all(envelopes.map((envelope, i) => pool.open(envelope, blobId(keys.id, many[i]!), many[i]!.length, 'test blob')));
+        for (const [i, data] of many.entries()) expect(opened[i]!.equals(data)).toBe(true);
+        await Promise.all(envelopes.map((envelope, i) => pool.verify(envelope, blobId(keys.id, many[i]!), many[i]!.length, 'test blob')));
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('frees the slot of a request that failed, in the worker or in the caller', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1, 1);
+      try {
+        const data = randomData(7, 50_000);
+        const damaged = seal(keys.encryption, ...(await compress(data, 3)));
+        damaged[20]! ^= 1;
+        for (let i = 0; i < 3; i++) {
+          await expect(pool.verify(damaged, blobId(keys.id, data), data.length, 'test blob')).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
+          await expect(
+            pool.seal(data, 3, () => {
+              throw new Error('consumer failed');
+            }),
+          ).rejects.toThrow('consumer failed');
+        }
+        // With one slot, any slot left taken would hang this.
+        const envelope = await pool.seal(data, 3, (sealed) => Buffer.from(sealed));
+        expect((await pool.open(envelope, blobId(keys.id, data), data.length, 'test blob')).equals(data)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('takes blobs larger than a slot through their own buffers', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1, 1);
+      try {
+        const data = randomData(9, SLOT_BYTES + 1);
+        const envelope = await pool.seal(data, 1, (sealed) => Buffer.from(sealed));
+        expect(envelope.length).toBe(data.length + 29);
+        expect((await pool.open(envelope, blobId(keys.id, data), data.length, 'test blob')).equals(data)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('refuses requests waiting for a slot once the pool is closed', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1, 1);
+      const data = randomData(11, 2_000_000);
+      const results = Promise.allSettled(Array.from({ length: 3 }, () => pool.seal(data, 19, (sealed) => sealed.length)));
+      await pool.close();
+      const settled = await results;
+      expect(settled.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'REPO_CLOSED')).toBe(true);
+    });
   });
 });
