@@ -72,12 +72,30 @@ describe('cairn serve', () => {
       });
       expect(trigger.status).toBe(202);
       const { runId } = await trigger.json() as { runId: string };
-      let status = '';
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline && status !== 'succeeded' && status !== 'failed';) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        status = ((await (await fetch(new URL(`api/runs/${runId}`, first.url), { headers: auth })).json()) as { run: { status: string } }).run.status;
-      }
-      expect(status, first.output()).toBe('succeeded');
+      const ended = async (id: string): Promise<string> => {
+        let status = '';
+        for (const deadline = Date.now() + 30_000; Date.now() < deadline && !['succeeded', 'failed', 'aborted'].includes(status);) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          status = ((await (await fetch(new URL(`api/runs/${id}`, first.url), { headers: auth })).json()) as { run: { status: string } }).run.status;
+        }
+        return status;
+      };
+      expect(await ended(runId), first.output()).toBe('succeeded');
+
+      // Restores into a folder go inside the state folder's restores/, made owner-only; nowhere else.
+      const restoreDir = join(dir.path, 'embedded', 'state', 'restores');
+      expect((await stat(restoreDir)).mode & 0o777).toBe(0o700);
+      expect(await (await fetch(new URL('api/settings', first.url), { headers: auth })).json()).toEqual({ restoreDir });
+      const restore = (body: unknown) => fetch(new URL('api/restores', first.url), { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const started = await restore({ repository: 'local', targetDir: 'from-the-test' });
+      expect(started.status).toBe(202);
+      const restored = (await started.json()) as { runId: string; targetDir: string };
+      expect(restored.targetDir).toBe(join(restoreDir, 'from-the-test'));
+      expect(await ended(restored.runId), first.output()).toBe('succeeded');
+      expect(existsSync(join(restoreDir, 'from-the-test', 'storage', 'plan.md'))).toBe(true);
+      const absolute = await restore({ repository: 'local', targetDir: join(dir.path, 'anywhere') });
+      expect(absolute.status).toBe(400);
+      expect(((await absolute.json()) as { error: { code: string } }).error.code).toBe('RESTORE_OUTSIDE_FOLDER');
 
       // Outside the sample: refused before anything runs.
       const outside = await fetch(new URL('api/trigger-backup', first.url), {

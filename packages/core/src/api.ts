@@ -1,5 +1,5 @@
 import type {
-  CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot,
+  CheckOptions, CheckReport, DiffEntry, DirectoryEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot,
 } from '@cairn/repository';
 import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
 import type { CairnEvents } from './events.js';
@@ -136,6 +136,13 @@ export interface Cairn {
   snapshots(request: { repository: RepositoryRef } & RunMeta): Promise<Snapshot[]>;
   /** The nodes of one snapshot, depth-first. */
   ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>>;
+  /**
+   * One directory of a snapshot (`path` like `files/docs`; empty for the root, a directory per
+   * source), its entries by name. Reads only the trees on the way to it; with `sizes`, each
+   * directory's size is the bytes of the files under it, summed by a walk that keeps running
+   * totals only. PATH_NOT_FOUND when the path is not there, NOT_A_DIRECTORY when it is a file.
+   */
+  listDirectory(request: { repository: RepositoryRef; snapshot: string; path?: string; sizes?: boolean; signal?: AbortSignal } & RunMeta): Promise<DirectoryEntry[]>;
   diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]>;
   check(request: { repository: RepositoryRef } & CheckOptions & RunMeta): Promise<CheckReport>;
   /** Applies `policy` to the snapshots carrying every tag of `tags` (all snapshots when none), per host and sources. */

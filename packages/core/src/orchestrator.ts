@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Repository } from '@cairn/repository';
 import type {
-  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot, SnapshotSourceInfo,
+  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, DirectoryEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot, SnapshotSourceInfo,
 } from '@cairn/repository';
 import type { EventEmitter } from 'eventemitter3';
 import type {
@@ -272,6 +272,17 @@ class Orchestrator implements Cairn {
         }
         return nodes;
       }));
+  }
+
+  async listDirectory(request: { repository: RepositoryRef; snapshot: string; path?: string; sizes?: boolean; signal?: AbortSignal } & RunMeta): Promise<DirectoryEntry[]> {
+    const check = (): void => {
+      checkSnapshotRef(request.snapshot, 'snapshot');
+      if (request.path !== undefined && typeof request.path !== 'string') throw new ConfigError('listDirectory: path must be a snapshot path like "files/docs", or "" for the root');
+    };
+    const describe = () => ({ snapshot: request.snapshot });
+    return this.#run({ operation: 'ls', ref: request.repository, meta: request, signal: request.signal, check, describe }, ({ target, signal }) =>
+      this.#withRepository(target, request.repository.password, signal, async (repo) =>
+        repo.listDirectory(await repo.findSnapshot(request.snapshot), request.path ?? '', { sizes: request.sizes ?? false, signal })));
   }
 
   async diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, errorFromResponse, listFrom } from '../app/src/api.js';
+import { ApiClient, ApiError, errorFromResponse, listFrom, restoreFolderRefusal } from '../app/src/api.js';
 
 /** A fetch that answers every request with `response` and records what was asked. */
 function fakeFetch(answer: () => Response | Promise<Response>) {
@@ -87,6 +87,17 @@ describe('errorFromResponse', () => {
     expect(error).toMatchObject({ status: 429, code: 'HTTP_429', message: 'Too many requests. Wait a moment and try again.' });
     const other = await errorFromResponse(new Response('', { status: 502, statusText: 'Bad Gateway' }));
     expect(other.message).toBe('The server answered 502 Bad Gateway.');
+  });
+});
+
+describe('restoreFolderRefusal', () => {
+  it('turns the server\'s refusal of a restore\'s folder into a sentence for that field, and nothing else', () => {
+    const taken = new ApiError(409, 'RESTORE_FOLDER_NOT_EMPTY', 'the folder docs in the restore folder /srv/restores already holds files, and a restore never writes over what exists: choose another name, like docs-2');
+    expect(restoreFolderRefusal(taken)).toBe('The folder docs in the restore folder /srv/restores already holds files, and a restore never writes over what exists: choose another name, like docs-2.');
+    expect(restoreFolderRefusal(new ApiError(400, 'RESTORE_OUTSIDE_FOLDER', 'targetDir must be a folder inside the restore folder'))).toBe('targetDir must be a folder inside the restore folder.');
+    expect(restoreFolderRefusal(new ApiError(409, 'RESTORE_UNWRITABLE', 'cannot create the folder /srv/restores/a (EEXIST): choose another name'))).toBe('Cannot create the folder /srv/restores/a (EEXIST): choose another name.');
+    expect(restoreFolderRefusal(new ApiError(409, 'REPO_LOCKED', 'the repository is locked'))).toBeUndefined();
+    expect(restoreFolderRefusal(new Error('RESTORE_FOLDER_NOT_EMPTY'))).toBeUndefined();
   });
 });
 

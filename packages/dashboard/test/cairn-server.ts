@@ -34,7 +34,9 @@ export interface CairnTestServer {
   /** A file two folders down, relative to the snapshot root, and its size. */
   nestedFile: string;
   nestedFileSize: number;
-  /** A new, empty place to restore into. */
+  /** The server's restore folder (`restoreDir` of the API). */
+  restoreFolder: string;
+  /** A new folder to restore into, relative to restoreFolder (what the form takes). */
   restoreDir: string;
   /** Where the restore of the source's folder lands inside restoreDir. */
   restoredSourceDir(): string;
@@ -65,6 +67,8 @@ export async function startCairnServer(options: { dashboardDir: string }): Promi
     await writeFile(join(sourceDir, path), content);
   }
   const repoPath = join(dir, 'repo');
+  const restoreFolder = join(dir, 'restores');
+  const restoreDir = 'restored';
   const env = { CAIRN_E2E_PASSWORD: PASSWORD };
   const cairn = createCairn({ targets: [localTarget], sources: [filesSource], logger: silentLogger, env });
   await cairn.init({ repository: { target: repoPath, password: PASSWORD }, kdf: { N: 1024, r: 8, p: 1 } });
@@ -90,12 +94,11 @@ export async function startCairnServer(options: { dashboardDir: string }): Promi
   await scheduler.start();
   const api = createCairnApi({
     cairn, config, queue, history, scheduler, env, logger: silentLogger, auth: { secret: SECRET },
-    rateLimit: { triggersPerMinute: 1000 }, dashboardDir: options.dashboardDir,
+    rateLimit: { triggersPerMinute: 1000 }, dashboardDir: options.dashboardDir, restoreDir: restoreFolder,
   });
   const server = createServer(api.handler);
   const url = await listen(server);
   const token = await signToken(SECRET, { sub: 'ann', roles: ['admin'] });
-  const restoreDir = join(dir, 'restored');
 
   const call = async (path: string, init: RequestInit = {}): Promise<unknown> => {
     const response = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
@@ -107,8 +110,8 @@ export async function startCairnServer(options: { dashboardDir: string }): Promi
   return {
     url, token, jobName: JOB, sourceDir, fileCount: Object.keys(files).length,
     nestedFile: `${SOURCE}/reports/2025/q2.csv`, nestedFileSize: files['reports/2025/q2.csv']!.length,
-    restoreDir,
-    restoredSourceDir: () => join(restoreDir, SOURCE),
+    restoreFolder, restoreDir,
+    restoredSourceDir: () => join(restoreFolder, restoreDir, SOURCE),
     async changeSource() {
       await writeFile(join(sourceDir, 'readme.txt'), 'Changed by the test\n');
       await writeFile(join(sourceDir, 'reports', 'q3.csv'), 'month,amount\njul,7\n');

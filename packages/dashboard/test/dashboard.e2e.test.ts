@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -145,7 +146,16 @@ describe.skipIf(!haveChromium || !haveBuild)('dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'Restore this snapshot' }).click();
     await page.getByRole('heading', { level: 1, name: 'Restore' }).waitFor();
     await page.getByLabel('Into a new folder').check();
-    await page.getByLabel('New folder on the server').fill(server.restoreDir);
+    // Refused in the page, with a message, before anything reaches the server.
+    const folder = page.getByLabel('New folder on the server');
+    await folder.fill('/etc/cairn');
+    await page.getByRole('button', { name: 'Start restore' }).click();
+    await page.getByRole('alert').filter({ hasText: 'without a leading /' }).waitFor();
+    await folder.fill('../outside');
+    await page.getByRole('button', { name: 'Start restore' }).click();
+    await page.getByRole('alert').filter({ hasText: 'cannot contain ".."' }).waitFor();
+    await folder.fill(server.restoreDir);
+    await page.getByText(`Inside ${server.restoreFolder} on the server`).first().waitFor();
     await shot(page, 'restore');
     await page.getByRole('button', { name: 'Start restore' }).click();
     await page.waitForURL(/\/runs\/[^/]+$/);
@@ -175,19 +185,33 @@ describe.skipIf(!haveChromium || !haveBuild)('dashboard in Chromium', () => {
   it('restores the latest snapshot in one click', async () => {
     const { context, page, errors } = await openTab();
     await page.goto(`${server.url}/restore?token=${encodeURIComponent(server.token)}`);
-    // The default is a new folder named after the time; the test removes it afterwards.
-    const target = await page.getByLabel('Into the new folder').inputValue();
-    expect(target).toMatch(/^\/tmp\/cairn-restore-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}$/);
-    try {
-      await page.getByRole('button', { name: 'Restore latest with defaults' }).click();
-      await page.waitForURL(/\/runs\/[^/]+$/);
-      await page.getByRole('status').filter({ hasText: 'Status:' }).filter({ hasText: /Succeeded|Failed|Aborted/ }).waitFor({ timeout: 60_000 });
-      expect(await page.getByRole('status').filter({ hasText: 'Status:' }).textContent()).toContain('Succeeded');
-      expect(Object.keys(await readTree(target)).length).toBeGreaterThan(0);
-    } finally {
-      await rm(target, { recursive: true, force: true });
-    }
-    expect(errors).toEqual([]);
+    // The default is a new folder inside the server's restore folder, named after the time.
+    const name = await page.getByLabel('Into the new folder').inputValue();
+    expect(name).toMatch(/^restore-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}$/);
+    await page.getByText(`Inside ${server.restoreFolder} on the server`).first().waitFor();
+    await page.getByLabel('Into the new folder').fill('../up');
+    await page.getByRole('button', { name: 'Restore latest with defaults' }).click();
+    await page.getByRole('alert').filter({ hasText: 'cannot contain ".."' }).waitFor();
+    await page.getByLabel('Into the new folder').fill(name);
+    await page.getByRole('button', { name: 'Restore latest with defaults' }).click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    await page.getByRole('status').filter({ hasText: 'Status:' }).filter({ hasText: /Succeeded|Failed|Aborted/ }).waitFor({ timeout: 60_000 });
+    expect(await page.getByRole('status').filter({ hasText: 'Status:' }).textContent()).toContain('Succeeded');
+    const restored = await readTree(join(server.restoreFolder, name));
+    expect(Object.keys(restored).length).toBeGreaterThan(0);
+
+    // The same folder again: it holds files now, so the server refuses it, and the page says why at the field.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Restore' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Restore' }).waitFor();
+    await page.getByLabel('Into the new folder').fill(name);
+    await page.getByRole('button', { name: 'Restore latest with defaults' }).click();
+    await page.getByRole('alert').filter({ hasText: `The folder ${name} in the restore folder ${server.restoreFolder} already holds files` }).filter({ hasText: `like ${name}-2.` }).waitFor();
+    expect(await page.getByLabel('Into the new folder').getAttribute('aria-invalid')).toBe('true');
+    await shot(page, 'restore-refused');
+    expect(new URL(page.url()).pathname).toBe('/restore');
+    expect(await readTree(join(server.restoreFolder, name))).toEqual(restored);
+    // The browser logs the refused request itself; nothing else went wrong.
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
     await context.close();
   });
 

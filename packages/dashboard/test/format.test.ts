@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  formatBytes, formatCount, formatDuration, formatRate, localInputToIso, parentPath, pathCrumbs, progressFigures, shortId,
+  formatBytes, formatCount, formatDuration, formatRate, localInputToIso, parentPath, pathCrumbs, progressFigures, restoreFolderName, restoreFolderProblem, shortId,
 } from '../app/src/format.js';
 
 describe('formatBytes', () => {
@@ -84,5 +84,17 @@ describe('progressFigures', () => {
   it('falls back to elapsed time and ratio when the ratio comes without bytes', () => {
     // A quarter done after 20 s of a run that counts files, not bytes: 60 s to go.
     expect(progressFigures({ filesDone: 3, ratio: 0.25 }, started, at(20)).etaMs).toBeCloseTo(60_000);
+  });
+});
+
+describe('restore folders', () => {
+  it('names a new folder after the time', () => {
+    expect(restoreFolderName(new Date('2026-11-22T10:00:05.123Z'))).toBe('restore-2026-11-22-10-00-05');
+  });
+  it('accepts a name or a path inside the restore folder, and explains what it refuses', () => {
+    for (const ok of ['restore-2026-11-22-10-00', 'docs/today', ' spaced ', './here', 'a..b']) expect(restoreFolderProblem(ok), ok).toBeUndefined();
+    expect(restoreFolderProblem('/tmp/x')).toMatch(/without a leading \//);
+    for (const bad of ['..', '../x', 'a/../../b']) expect(restoreFolderProblem(bad), bad).toMatch(/cannot contain "\.\."/);
+    for (const empty of ['', '  ', '.', './']) expect(restoreFolderProblem(empty), empty).toMatch(/^Enter a name/);
   });
 });

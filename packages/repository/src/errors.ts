@@ -27,6 +27,7 @@ export type RepositoryErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_AMBIGUOUS'
   | 'PATH_NOT_FOUND'
+  | 'NOT_A_DIRECTORY'
   | 'BAD_ENTRY'
   | 'INVALID_ARGUMENT'
   | 'REPO_CLOSED';

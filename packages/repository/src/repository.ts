@@ -20,11 +20,10 @@ import { getJson, listKeys, putJson } from './objects.js';
 import { pruneRepository } from './prune.js';
 import { SealPool } from './seal-pool.js';
 import { applyPolicy } from './retention.js';
-import type { TreeNode } from './tree.js';
-import { loadTree, walkTree } from './walk.js';
+import { findNode, listTree, walkTree } from './walk.js';
 import type {
-  BackupOptions, BackupProgress, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, ForgetOptions, ForgetResult,
-  InitOptions, OpenOptions, PruneResult, RetentionPolicy, SizeEstimate, Snapshot, WalkOptions,
+  BackupOptions, BackupProgress, BackupSourceInput, CheckOptions, CheckProblem, CheckReport, DiffEntry, DirectoryEntry, ForgetOptions, ForgetResult,
+  InitOptions, ListDirectoryOptions, OpenOptions, PruneResult, RetentionPolicy, SizeEstimate, Snapshot, WalkOptions,
 } from './types.js';
 
 const FORMAT_VERSION = 1;
@@ -170,7 +169,7 @@ export class Repository {
       const reader = new BlobReader(this.store, this.keys, index, this.workers());
       // Every include must exist before anything is yielded, so a typo never restores a bare skeleton.
       for (const path of include ?? []) {
-        if (!(await pathExists(reader, snapshot.tree, path))) {
+        if (!(await findNode(reader, snapshot.tree, path.split('/')))) {
           throw new RepositoryError('PATH_NOT_FOUND', `${path} is not in snapshot ${snapshot.id.slice(0, 8)}`);
         }
       }
@@ -178,6 +177,29 @@ export class Repository {
     } finally {
       await lock.release();
     }
+  }
+
+  /**
+   * One directory of the snapshot, its entries by name: `path` as `walk` names it (`files/docs`),
+   * empty for the root (a directory per source). Only the trees on the way to it are read, and with
+   * `sizes` those below its directories, one at a time, for their totals. PATH_NOT_FOUND when the
+   * path is not in the snapshot, NOT_A_DIRECTORY when it is a file or a symlink.
+   */
+  async listDirectory(snapshot: Snapshot, path: string, options: ListDirectoryOptions = {}): Promise<DirectoryEntry[]> {
+    const wanted = normalizeInclude(path);
+    return this.withLock(false, async () => {
+      const index = await MasterIndex.load(this.store, this.keys.encryption);
+      const reader = new BlobReader(this.store, this.keys, index, this.workers());
+      let tree: string | undefined = snapshot.tree;
+      if (wanted !== '') {
+        const node = await findNode(reader, snapshot.tree, wanted.split('/'));
+        const id = snapshot.id.slice(0, 8);
+        if (!node) throw new RepositoryError('PATH_NOT_FOUND', `${wanted} is not in snapshot ${id}`);
+        if (node.type !== 'dir') throw new RepositoryError('NOT_A_DIRECTORY', `${wanted} is a ${node.type}, not a directory (snapshot ${id}): list the directory that holds it`);
+        tree = node.subtree;
+      }
+      return tree === undefined ? [] : listTree(reader, tree, wanted, options);
+    });
   }
 
   async *diff(from: Snapshot, to: Snapshot): AsyncGenerator<DiffEntry> {
@@ -288,19 +310,6 @@ function requirePassword(password: string): void {
   if (typeof password !== 'string' || password.length === 0) {
     throw new RepositoryError('REPO_WRONG_PASSWORD', 'a password is required: set CAIRN_PASSWORD or pass --password-file');
   }
-}
-
-async function pathExists(reader: BlobReader, tree: string, path: string): Promise<boolean> {
-  let current: string | undefined = tree;
-  const segments = path.split('/');
-  for (const [i, segment] of segments.entries()) {
-    if (!current) return false;
-    const node: TreeNode | undefined = (await loadTree(reader, current)).find((n) => n.name === segment);
-    if (!node) return false;
-    if (i === segments.length - 1) return true;
-    current = node.type === 'dir' ? node.subtree : undefined;
-  }
-  return true;
 }
 
 function normalizeInclude(path: string): string {

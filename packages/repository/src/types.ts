@@ -1,4 +1,4 @@
-import type { SourceEntry } from './entry.js';
+import type { EntryBase, SourceEntry } from './entry.js';
 
 /** One source's contribution to a snapshot: it becomes a top-level directory named `name`. */
 export interface BackupSourceInput {
@@ -119,6 +119,20 @@ export interface OpenOptions {
 export interface WalkOptions {
   /** Only these paths (and everything under them) — e.g. `files/docs`; parents are included as directories. */
   include?: string[];
+}
+
+export interface ListDirectoryOptions {
+  /** Give each directory the bytes of the files under it, at any depth, as its size: reads every tree below it, one at a time. */
+  sizes?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One entry of a snapshot's directory (`Repository.listDirectory`). */
+export interface DirectoryEntry extends EntryBase {
+  /** The last segment of `path`. */
+  name: string;
+  /** A file's content bytes; a directory's, with `sizes`, the bytes of the files under it (else 0); a symlink's 0. */
+  size: number;
 }
 
 export type DiffChange = 'added' | 'removed' | 'modified' | 'metadata';

@@ -1,7 +1,8 @@
 import type { BlobReader } from './blob-reader.js';
-import type { RestoreEntry } from './entry.js';
-import { RepositoryError } from './errors.js';
+import type { EntryBase, RestoreEntry } from './entry.js';
+import { RepositoryError, throwIfAborted } from './errors.js';
 import { decodeTree, isSafeName, type TreeNode } from './tree.js';
+import type { DirectoryEntry, ListDirectoryOptions } from './types.js';
 
 const READ_AHEAD = 2;
 
@@ -26,15 +27,53 @@ export async function* walkTree(reader: BlobReader, treeId: string, include: str
   }
 }
 
+/** The node at `segments` under `treeId`, reading only the trees on the way to it; undefined when it is not there. */
+export async function findNode(reader: BlobReader, treeId: string, segments: readonly string[]): Promise<TreeNode | undefined> {
+  let tree: string | undefined = treeId;
+  let node: TreeNode | undefined;
+  for (const segment of segments) {
+    if (tree === undefined) return undefined;
+    node = (await loadTree(reader, tree)).find((n) => n.name === segment);
+    if (!node) return undefined;
+    tree = node.type === 'dir' ? node.subtree : undefined;
+  }
+  return node;
+}
+
+/** The entries of one directory, `treeId`, whose path is `prefix`; with `sizes`, a directory's size is the bytes under it. */
+export async function listTree(reader: BlobReader, treeId: string, prefix: string, options: ListDirectoryOptions): Promise<DirectoryEntry[]> {
+  const entries: DirectoryEntry[] = [];
+  for (const node of await loadTree(reader, treeId)) {
+    const entry: DirectoryEntry = { name: node.name, ...entryOf(node, prefix ? `${prefix}/${node.name}` : node.name) };
+    if (options.sizes && node.type === 'dir') entry.size = node.subtree ? await treeBytes(reader, node.subtree, options.signal) : 0;
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/**
+ * The bytes of the files under `treeId`, at any depth. Depth-first, keeping a running total and
+ * the subtree ids of one directory per level: never more than one directory's nodes at a time,
+ * however many files the tree holds.
+ */
+async function treeBytes(reader: BlobReader, treeId: string, signal?: AbortSignal): Promise<number> {
+  throwIfAborted(signal);
+  let bytes = 0;
+  const subtrees: string[] = [];
+  for (const node of await loadTree(reader, treeId)) {
+    if (node.type === 'file') bytes += node.size;
+    else if (node.type === 'dir' && node.subtree) subtrees.push(node.subtree);
+  }
+  for (const subtree of subtrees) bytes += await treeBytes(reader, subtree, signal);
+  return bytes;
+}
+
 function toEntry(reader: BlobReader, node: TreeNode, path: string): RestoreEntry {
-  const entry: RestoreEntry = {
-    path,
-    type: node.type,
-    mode: node.mode,
-    mtimeMs: node.mtime,
-    size: node.size,
-    open: () => readContent(reader, node.content ?? []),
-  };
+  return { ...entryOf(node, path), open: () => readContent(reader, node.content ?? []) };
+}
+
+function entryOf(node: TreeNode, path: string): EntryBase {
+  const entry: EntryBase = { path, type: node.type, mode: node.mode, mtimeMs: node.mtime, size: node.size };
   if (node.target !== undefined) entry.linkTarget = node.target;
   if (node.meta) entry.metadata = node.meta;
   return entry;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
 import type { Cairn, CairnConfig, HistoryStore, JobQueue, Logger, Scheduler } from '@cairn/core';
 import { parseOptions, redact } from '@cairn/core';
 import { z } from 'zod';
@@ -20,6 +21,7 @@ import { repositoryRoutes } from './routes/repositories.js';
 import { restoreRoutes } from './routes/restores.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { settingsRoutes } from './routes/settings.js';
 import { RunFeed } from './run-feed.js';
 import { RunsView } from './runs.js';
 import { serveStatic } from './static-files.js';
@@ -41,6 +43,11 @@ export interface CairnApiOptions {
   rateLimit?: { triggersPerMinute?: number };
   /** Origins allowed to call the API from a browser; closed (no CORS headers) unless given. */
   cors?: { origins: string[] };
+  /**
+   * The folder on the server that restores into a folder go into: a request's `targetDir` is a
+   * path inside it. Without it, the API restores into live systems (`to`) only.
+   */
+  restoreDir?: string;
   /** A built single-page app served at `/` (GET only, no auth), every unknown path answering with its index.html. */
   dashboardDir?: string;
   /** Where repository passwords named by the config are read. Default: `process.env`. */
@@ -54,6 +61,7 @@ export const cairnApiOptions = z.object({
   rateLimit: z.strictObject({ triggersPerMinute: z.number().int().min(1).max(100_000).default(5).describe('Backups and restores a user (token subject) may start a minute.') }).default({ triggersPerMinute: 5 }),
   cors: z.strictObject({ origins: z.array(z.string().min(1)).describe('Origins allowed to call the API from a browser (`https://ops.example.com`).') }).optional(),
   dashboardDir: z.string().min(1).optional(),
+  restoreDir: z.string().min(1).refine(isAbsolute, 'expected an absolute path').optional().describe('The folder restores into a folder go into.'),
   bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(DEFAULT_BODY_LIMIT),
 });
 
@@ -85,6 +93,7 @@ export function createCairnApi(options: CairnApiOptions): CairnApi {
   const settings = parseOptions('server', cairnApiOptions, {
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}), ...(options.cors ? { cors: options.cors } : {}),
     ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}), ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.restoreDir !== undefined ? { restoreDir: options.restoreDir } : {}),
   });
   const { cairn, config, queue, history, logger } = options;
   const closing = new AbortController();
@@ -92,13 +101,14 @@ export function createCairnApi(options: CairnApiOptions): CairnApi {
   const restores = new RestoreRuns(cairn, feed, logger);
   const api: ApiContext = {
     cairn, config, queue, history, scheduler: options.scheduler, env: options.env ?? process.env, logger, feed, restores,
+    restoreDir: settings.restoreDir === undefined ? undefined : resolve(settings.restoreDir),
     runs: new RunsView(history, queue, feed, restores),
     limitTriggers: createRateLimiter(settings.rateLimit.triggersPerMinute),
     closing: closing.signal,
   };
   const authenticate = createAuthenticator(auth);
   const routes: AnyRoute[] = [
-    ...healthRoutes(api), ...meRoutes(), ...jobRoutes(api), ...runRoutes(api), ...scheduleRoutes(api),
+    ...healthRoutes(api), ...meRoutes(), ...settingsRoutes(api), ...jobRoutes(api), ...runRoutes(api), ...scheduleRoutes(api),
     ...repositoryRoutes(api), ...restoreRoutes(api), ...auditRoutes(api),
   ];
   const openapi = buildOpenApi(routes, VERSION);

@@ -11,6 +11,8 @@ export interface ApiContext {
   history: HistoryStore;
   scheduler: Scheduler | undefined;
   env: Readonly<Record<string, string | undefined>>;
+  /** The absolute folder restores into a folder go into; undefined: such restores are refused. */
+  restoreDir: string | undefined;
   logger: Logger | undefined;
   feed: RunFeed;
   restores: RestoreRuns;

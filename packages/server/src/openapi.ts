@@ -43,6 +43,9 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): Reco
     }
     const errors = route.role === null ? [] : [401, 403, 404, ...(route.query || route.body ? [400] : []), ...(route.body ? [413, 415] : []), ...(route.audit === 'trigger-backup' || route.audit === 'restore' ? [429] : []), ...(route.audit === 'trigger-backup' ? [409] : [])];
     for (const status of errors) responses[status] = { $ref: `#/components/responses/E${status}` };
+    for (const [status, description] of Object.entries(route.errors ?? {})) {
+      responses[status] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    }
     (paths[path] ??= {})[route.method.toLowerCase()] = {
       summary: route.summary,
       tags: [route.tag],

@@ -11,6 +11,8 @@ interface RestoreRun {
   status: QueueRunStatus;
   startedAt: string;
   request: { repository: string; snapshot: string; requestedBy: string };
+  /** The folder it writes into, for a restore into a folder. */
+  targetDir: string | undefined;
   done: Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export class RestoreRuns {
     const run: RestoreRun = {
       controller, status: 'running', startedAt: new Date().toISOString(),
       request: { repository: repositoryName, snapshot: request.snapshot, requestedBy: request.requestedBy },
+      targetDir: request.targetDir,
       done: Promise.resolve(),
     };
     this.#runs.set(runId, run);
@@ -55,6 +58,12 @@ export class RestoreRuns {
       },
     );
     return runId;
+  }
+
+  /** The id of a running restore that writes into `folder` (an absolute path), if one does. */
+  writingInto(folder: string): string | undefined {
+    for (const [id, run] of this.#runs) if (run.status === 'running' && run.targetDir === folder) return id;
+    return undefined;
   }
 
   has(id: string): boolean {

@@ -38,6 +38,8 @@ export interface Route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.
   params?: Record<string, string>;
   /** Answers other than errors, by status, for the OpenAPI document: a JSON body's schema, or another content type. */
   responses: Record<number, { description: string; schema: z.ZodType } | { description: string; contentType: string }>;
+  /** Error answers with reasons of this route's own, by status: what they mean here (the document adds the common ones). */
+  errors?: Record<number, string>;
   /** The handler parses the JSON body itself (`body` then only documents it): a union whose branch depends on the input. */
   rawBody?: boolean;
   /** Writes are audited under this action. */

@@ -1,4 +1,3 @@
-import { isAbsolute } from 'node:path';
 import { retentionSchema, scheduleSchema } from '@cairn/core';
 import { z } from 'zod';
 
@@ -45,8 +44,8 @@ export const restoreBody = z.strictObject({
   repository: text(200).describe('A repository of the config, by name.'),
   snapshot: text(100).default('latest').describe('`latest` (default), a snapshot id or a unique id prefix.'),
   at: time.optional().describe('Point in time: the newest snapshot taken at or before it (with snapshot `latest`).'),
-  targetDir: z.string().min(1).max(4096).refine(isAbsolute, 'expected an absolute path on the server').optional()
-    .describe('A directory on the server to restore into; restore never writes outside it.'),
+  targetDir: z.string().min(1).max(4096).refine((path) => !path.includes('\0'), 'a path has no NUL character').optional()
+    .describe('The folder to restore into, relative to the server\'s restore folder (`restore-2026-11-22-10-00`, `docs/today`); created if missing. Restore never writes outside it.'),
   to: text(4096).optional().describe('A live system to restore into, as a source URL (a database, a bucket).'),
   mode: z.enum(['new', 'merge', 'replace']).optional().describe('With `to`: what to do with data already there (default `new`: refuse a destination holding data).'),
   source: text(200).optional().describe('The snapshot\'s source to restore, by name; needed with `to` when the snapshot has several.'),
@@ -269,6 +268,15 @@ export const snapshotDiff = z.object({
     change: z.enum(['added', 'removed', 'modified', 'metadata']).describe('`metadata`: the same content with another mode or mtime.'),
     type: entryType,
   })),
+});
+
+export const restoreStarted = z.object({
+  runId: z.string(),
+  targetDir: z.string().optional().describe('With `targetDir`: the absolute folder on the server the restore writes into.'),
+});
+
+export const apiSettings = z.object({
+  restoreDir: z.string().nullable().describe('The folder on the server that restores into a folder go into (`targetDir` is relative to it); null: the server has none, and restores only into live systems.'),
 });
 
 export const auditList = z.object({

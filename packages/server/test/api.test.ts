@@ -1,4 +1,5 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiRun } from '../src/index.js';
@@ -15,6 +16,16 @@ afterAll(async () => {
 
 async function body<T = Record<string, unknown>>(response: Response): Promise<T> {
   return (await response.json()) as T;
+}
+
+/** Every file and folder under `root`, with its content and mtime: what "nothing changed" compares. */
+async function readTree(root: string): Promise<Record<string, string>> {
+  const tree: Record<string, string> = {};
+  for (const name of (await readdir(root, { recursive: true })).sort()) {
+    const info = await stat(join(root, name));
+    tree[name] = `${info.isDirectory() ? '(folder)' : await readFile(join(root, name), 'utf8')} @${info.mtimeMs}`;
+  }
+  return tree;
 }
 
 async function runToEnd(runId: string): Promise<ApiRun> {
@@ -217,11 +228,52 @@ describe('snapshots and restores', () => {
     expect((await stack.call('/api/repositories/other/snapshots')).status).toBe(404);
   });
 
-  it('restores into a directory through the API, followed as a run, and the files match', async () => {
-    const target = join(stack.dir, 'restored');
-    const response = await stack.call('/api/restores', json({ repository: 'main', targetDir: target, include: ['files/docs'] }));
+  it('lists each level of nested directories with the bytes under each; 404 for a path not there, 400 for a file', async () => {
+    const nested = await startStack({
+      files: { 'top.txt': 'top', 'a/one.txt': 'x'.repeat(10), 'a/b/two.txt': 'y'.repeat(200), 'a/b/c/three.bin': 'z'.repeat(3000), 'a/b/c/d/four.txt': '4444' },
+    });
+    try {
+      await mkdir(join(nested.data, 'a', 'b', 'empty'));
+      const { runId } = await body<{ runId: string }>(await nested.call('/api/trigger-backup', json({ job: 'docs' })));
+      const run = await until(async () => (await body<{ run: ApiRun }>(await nested.call(`/api/runs/${runId}`))).run, (r) => ['succeeded', 'failed'].includes(r.status));
+      expect(run.status).toBe('succeeded');
+      const level = async (path: string) => {
+        const response = await nested.call(`/api/repositories/main/snapshots/${run.snapshotId!}/tree?path=${encodeURIComponent(path)}`, { roles: ['viewer'] });
+        expect(response.status, path).toBe(200);
+        const answer = await body<{ path: string; entries: Array<{ name: string; path: string; type: string; size: number }> }>(response);
+        return { path: answer.path, entries: answer.entries.map((e) => [e.name, e.path, e.type, e.size]) };
+      };
+      expect(await level('')).toEqual({ path: '', entries: [['files', 'files', 'dir', 3 + 10 + 200 + 3000 + 4]] });
+      // (The stack makes docs/deep, empty here.)
+      expect(await level('files')).toEqual({
+        path: 'files', entries: [['a', 'files/a', 'dir', 10 + 200 + 3000 + 4], ['docs', 'files/docs', 'dir', 0], ['top.txt', 'files/top.txt', 'file', 3]],
+      });
+      expect(await level('files/a')).toEqual({ path: 'files/a', entries: [['b', 'files/a/b', 'dir', 200 + 3000 + 4], ['one.txt', 'files/a/one.txt', 'file', 10]] });
+      expect(await level('files/a/b')).toEqual({
+        path: 'files/a/b', entries: [['c', 'files/a/b/c', 'dir', 3000 + 4], ['empty', 'files/a/b/empty', 'dir', 0], ['two.txt', 'files/a/b/two.txt', 'file', 200]],
+      });
+      // Normalised as the dashboard's links and people write it.
+      expect(await level('/files/./a/b/c/')).toEqual({ path: 'files/a/b/c', entries: [['d', 'files/a/b/c/d', 'dir', 4], ['three.bin', 'files/a/b/c/three.bin', 'file', 3000]] });
+      expect(await level('files/a/b/empty')).toEqual({ path: 'files/a/b/empty', entries: [] });
+
+      const missing = await nested.call(`/api/repositories/main/snapshots/${run.snapshotId!}/tree?path=files/a/nope`);
+      expect(missing.status).toBe(404);
+      expect((await body<{ error: unknown }>(missing)).error).toEqual({ code: 'PATH_NOT_FOUND', message: expect.stringContaining('files/a/nope') });
+      expect((await nested.call(`/api/repositories/main/snapshots/${run.snapshotId!}/tree?path=files/top.txt/below`)).status).toBe(404);
+      const file = await nested.call(`/api/repositories/main/snapshots/${run.snapshotId!}/tree?path=files/a/one.txt`);
+      expect(file.status).toBe(400);
+      expect((await body<{ error: unknown }>(file)).error).toEqual({ code: 'NOT_A_DIRECTORY', message: expect.stringContaining('files/a/one.txt') });
+      expect((await nested.call(`/api/repositories/main/snapshots/${run.snapshotId!}/tree?path=files/../files`)).status).toBe(400);
+    } finally {
+      await nested.close();
+    }
+  });
+
+  it('restores into a folder inside the restore folder through the API, followed as a run, and the files match', async () => {
+    const response = await stack.call('/api/restores', json({ repository: 'main', targetDir: 'restored/docs', include: ['files/docs'] }));
     expect(response.status).toBe(202);
-    const { runId } = await body<{ runId: string }>(response);
+    const { runId, targetDir: target } = await body<{ runId: string; targetDir: string }>(response);
+    expect(target).toBe(join(await realpath(stack.restoreDir), 'restored', 'docs'));
     const events = await readEvents(await stack.call(`/api/runs/${runId}/events`));
     expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
     const run = await runToEnd(runId);
@@ -229,19 +281,117 @@ describe('snapshots and restores', () => {
     expect(await readFile(join(target, 'files', 'docs', 'b.md'), 'utf8')).toBe(await readFile(join(stack.data, 'docs', 'b.md'), 'utf8'));
     expect(await readFile(join(target, 'files', 'docs', 'deep', 'c.bin'), 'utf8')).toBe('c'.repeat(5000));
     expect(await readdir(join(target, 'files'))).toEqual(['docs']);
+    expect((await stat(stack.restoreDir)).mode & 0o777).toBe(0o700);
+  });
+
+  it('refuses a targetDir that is absolute, has ".." segments or leads out through a symlink, creating nothing outside; 409 for a file in the way', async () => {
+    const outside = join(stack.dir, 'outside');
+    await mkdir(outside);
+    await mkdir(stack.restoreDir, { recursive: true });
+    await symlink(outside, join(stack.restoreDir, 'escape'));
+    await symlink(join(stack.dir, 'nowhere'), join(stack.restoreDir, 'dangling'));
+    const refused = [outside, '/tmp/x', '..', '../outside', 'a/../../outside', 'a/..', '.', 'escape', 'escape/deeper', 'dangling', 'dangling/deeper'];
+    for (const targetDir of refused) {
+      const response = await stack.call('/api/restores', json({ repository: 'main', targetDir }));
+      expect(response.status, targetDir).toBe(400);
+      expect((await body<{ error: unknown }>(response)).error).toEqual({ code: 'RESTORE_OUTSIDE_FOLDER', message: expect.stringContaining(`inside the restore folder ${stack.restoreDir}`) });
+    }
+    expect(await readdir(outside)).toEqual([]);
+    // A file in the way is not a folder to restore into: said at once, not after the repository is open.
+    await writeFile(join(stack.restoreDir, 'a-file'), 'x');
+    const blocked = await stack.call('/api/restores', json({ repository: 'main', targetDir: 'a-file/below' }));
+    expect(blocked.status).toBe(409);
+    expect((await body<{ error: { code: string } }>(blocked)).error.code).toBe('RESTORE_UNWRITABLE');
+    expect(existsSync(join(stack.dir, 'nowhere'))).toBe(false);
+    expect((await readdir(stack.restoreDir)).sort()).not.toContain('a');
+  });
+
+  it('refuses a targetDir that holds files with 409, touching nothing; restores into an existing empty folder', async () => {
+    const taken = join(stack.restoreDir, 'taken');
+    await mkdir(join(taken, 'inner'), { recursive: true });
+    await writeFile(join(taken, 'a.txt'), 'mine, not the snapshot\'s');
+    await writeFile(join(taken, 'inner', 'b.md'), 'also mine');
+    const before = await readTree(taken);
+    for (const targetDir of ['taken', 'taken/', './taken', 'taken/inner']) {
+      const refused = await stack.call('/api/restores', json({ repository: 'main', targetDir }));
+      expect(refused.status, targetDir).toBe(409);
+      const { error } = await body<{ error: { code: string; message: string } }>(refused);
+      expect(error.code).toBe('RESTORE_FOLDER_NOT_EMPTY');
+      const name = targetDir === 'taken/inner' ? 'taken/inner' : 'taken';
+      expect(error.message).toBe(`the folder ${name} in the restore folder ${stack.restoreDir} already holds files, and a restore never writes over what exists: choose another name, like ${name}-2`);
+    }
+    // The suggestion is a name that is free.
+    await mkdir(join(stack.restoreDir, 'taken-2'));
+    expect((await body<{ error: { message: string } }>(await stack.call('/api/restores', json({ repository: 'main', targetDir: 'taken' })))).error.message).toMatch(/like taken-3$/);
+    expect(await readTree(taken)).toEqual(before);
+    expect(Object.keys(before)).toEqual(['a.txt', 'inner', 'inner/b.md']);
+    expect(await readFile(join(taken, 'a.txt'), 'utf8')).toBe('mine, not the snapshot\'s');
+
+    // An empty folder that exists is a new folder to restore into.
+    const started = await stack.call('/api/restores', json({ repository: 'main', targetDir: 'taken-2' }));
+    expect(started.status).toBe(202);
+    const { runId, targetDir } = await body<{ runId: string; targetDir: string }>(started);
+    expect(targetDir).toBe(join(await realpath(stack.restoreDir), 'taken-2'));
+    expect((await runToEnd(runId)).status).toBe('succeeded');
+    expect(await readFile(join(targetDir, 'files', 'docs', 'deep', 'c.bin'), 'utf8')).toBe('c'.repeat(5000));
+    // Once it holds the restore, it is taken too.
+    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: 'taken-2' }))).status).toBe(409);
+  });
+
+  it('gives one new folder to one of two restores asked for it at once', async () => {
+    const answers = await Promise.all([1, 2].map(() => stack.call('/api/restores', json({ repository: 'main', targetDir: 'twice' }))));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409]);
+    const refused = answers.find((answer) => answer.status === 409)!;
+    expect((await body<{ error: { code: string } }>(refused)).error.code).toBe('RESTORE_FOLDER_NOT_EMPTY');
+    const { runId } = await body<{ runId: string }>(answers.find((answer) => answer.status === 202)!);
+    expect((await runToEnd(runId)).status).toBe('succeeded');
+  });
+
+  it('checks the folder before the rate limit, and creates it only for a restore that starts', async () => {
+    const limited = await startStack({ api: { rateLimit: { triggersPerMinute: 1 } } });
+    try {
+      await mkdir(join(limited.restoreDir, 'full'), { recursive: true });
+      await writeFile(join(limited.restoreDir, 'full', 'x'), 'x');
+      // Refused for the folder, it does not count against the limit.
+      expect((await limited.call('/api/restores', json({ repository: 'main', targetDir: 'full' }))).status).toBe(409);
+      expect((await limited.call('/api/restores', json({ repository: 'main', targetDir: 'one' }))).status).toBe(202);
+      const refused = await limited.call('/api/restores', json({ repository: 'main', targetDir: 'two/deeper' }));
+      expect(refused.status).toBe(429);
+      expect(existsSync(join(limited.restoreDir, 'two'))).toBe(false);
+      // Still the folder's answer first, with the limit reached.
+      expect((await limited.call('/api/restores', json({ repository: 'main', targetDir: 'full' }))).status).toBe(409);
+      expect((await readdir(limited.restoreDir)).sort()).toEqual(['full', 'one']);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('restores the state at a point in time, and refuses bad restore requests', async () => {
-    const target = join(stack.dir, 'at');
-    const { runId } = await body<{ runId: string }>(await stack.call('/api/restores', json({ repository: 'main', at: new Date().toISOString(), targetDir: target })));
+    const { runId } = await body<{ runId: string }>(await stack.call('/api/restores', json({ repository: 'main', at: new Date().toISOString(), targetDir: 'at' })));
     expect((await runToEnd(runId)).status).toBe('succeeded');
-    expect((await stack.call('/api/restores', json({ repository: 'main', at: '2000-01-01T00:00:00Z', targetDir: join(stack.dir, 'old') })).then(async (r) => runToEnd((await body<{ runId: string }>(r)).runId))).status).toBe('failed');
-    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: 'relative/dir' }))).status).toBe(400);
-    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: target, include: ['files/../../etc'] }))).status).toBe(400);
+    expect((await stack.call('/api/restores', json({ repository: 'main', at: '2000-01-01T00:00:00Z', targetDir: 'old' })).then(async (r) => runToEnd((await body<{ runId: string }>(r)).runId))).status).toBe('failed');
+    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: 'at', include: ['files/../../etc'] }))).status).toBe(400);
     expect((await stack.call('/api/restores', json({ repository: 'main' }))).status).toBe(400);
-    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: '/tmp/x', to: 'file:///tmp/y' }))).status).toBe(400);
-    expect((await stack.call('/api/restores', json({ repository: 'nope', targetDir: '/tmp/x' }))).status).toBe(404);
-    expect((await stack.call('/api/restores', { ...json({ repository: 'main', targetDir: target }), roles: ['operator'] })).status).toBe(403);
+    expect((await stack.call('/api/restores', json({ repository: 'main', targetDir: 'x', to: 'file:///tmp/y' }))).status).toBe(400);
+    expect((await stack.call('/api/restores', json({ repository: 'nope', targetDir: 'x' }))).status).toBe(404);
+    expect((await stack.call('/api/restores', { ...json({ repository: 'main', targetDir: 'at' }), roles: ['operator'] })).status).toBe(403);
+  });
+
+  it('without a restore folder, refuses restores into a folder with 409 and says so in the settings; live systems still work', async () => {
+    expect(await body(await stack.call('/api/settings', { roles: ['viewer'] }))).toEqual({ restoreDir: stack.restoreDir });
+    const bare = await startStack({ api: { restoreDir: undefined } });
+    try {
+      expect(await body(await bare.call('/api/settings', { roles: ['viewer'] }))).toEqual({ restoreDir: null });
+      const refused = await bare.call('/api/restores', json({ repository: 'main', targetDir: 'x' }));
+      expect(refused.status).toBe(409);
+      expect((await body<{ error: { code: string; message: string } }>(refused)).error).toMatchObject({ code: 'NO_RESTORE_FOLDER', message: expect.stringContaining('without a restore folder') });
+      // Accepted: the restore folder plays no part in a restore into a live system.
+      const live = await bare.call('/api/restores', json({ repository: 'main', to: 'live://shop' }));
+      expect(live.status).toBe(202);
+      expect(Object.keys(await body(live))).toEqual(['runId']);
+    } finally {
+      await bare.close();
+    }
   });
 });
 

@@ -5,12 +5,13 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Scheduler, createCairn, defineConfig, historyRecorder, jobRunHandler, memoryHistory, memoryJobQueue, memoryScheduleState, parseSchedule, silentLogger,
+  Scheduler, createCairn, defineConfig, defineSource, historyRecorder, jobRunHandler, memoryHistory, memoryJobQueue, memoryScheduleState, parseSchedule, silentLogger,
 } from '@cairn/core';
 import type { Cairn, CairnConfig, HistoryStore, JobQueue, QueueWorker } from '@cairn/core';
 import { throwIfAborted } from '@cairn/core';
 import type { SourceInstance } from '@cairn/core';
 import { filesSource } from '@cairn/source-files';
+import { z } from 'zod';
 import { localTarget } from '@cairn/target-local';
 import { createCairnApi, signToken } from '../src/index.js';
 import type { CairnApi, CairnApiOptions, Role } from '../src/index.js';
@@ -23,6 +24,8 @@ export interface Stack {
   dir: string;
   data: string;
   repoPath: string;
+  /** The API's restore folder (`api.restoreDir`), inside `dir`. */
+  restoreDir: string;
   cairn: Cairn;
   config: CairnConfig;
   history: HistoryStore;
@@ -57,7 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const repoPath = join(dir, 'repo');
   const env = { REPO_PASSWORD: password };
-  const cairn = createCairn({ targets: [localTarget], sources: [filesSource], logger: silentLogger, env });
+  const cairn = createCairn({ targets: [localTarget], sources: [filesSource, liveSource], logger: silentLogger, env });
   await cairn.init({ repository: { target: repoPath, password }, kdf });
   const history = memoryHistory();
   cairn.use(historyRecorder(history, { flushIntervalMs: 10 }));
@@ -79,7 +82,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.process !== false && !options.queue) worker = await queue.process(jobRunHandler({ cairn, config, env }));
   const schedules = Object.fromEntries(Object.entries(config.jobs).filter(([, job]) => job.schedule).map(([name, job]) => [name, parseSchedule(job.schedule!, name)]));
   const scheduler = new Scheduler({ schedules, state: memoryScheduleState(), logger: silentLogger, trigger: () => {} });
-  const api = createCairnApi({ cairn, config, queue, history, scheduler, env, logger: silentLogger, auth: { secret: SECRET }, ...options.api });
+  const restoreDir = join(dir, 'restores');
+  const api = createCairnApi({ cairn, config, queue, history, scheduler, env, logger: silentLogger, auth: { secret: SECRET }, restoreDir, ...options.api });
   let url: string;
   let closeServer: () => Promise<void>;
   if (options.mount) {
@@ -93,7 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const token = (roles: Role[], sub = 'ann') => signToken(SECRET, { sub, roles });
   return {
-    dir, data, repoPath, cairn, config, history, queue, api, url, token,
+    dir, data, repoPath, restoreDir, cairn, config, history, queue, api, url, token,
     async call(path, init = {}) {
       const { roles = ['admin'], token: given, ...rest } = init;
       const bearer = given === undefined ? await token(roles) : given;
@@ -112,6 +116,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
 }
+
+/** A live system (`to: 'live://NAME'`) that needs no server; it restores nothing (no snapshot holds its data). */
+const liveSource = defineSource({
+  name: 'live',
+  options: z.object({ name: z.string() }),
+  capabilities: { incremental: false, restoreModes: ['origin'] },
+  urls: { schemes: ['live'], parse: (url) => ({ name: new URL(url).hostname }) },
+  create: ({ name }) => ({
+    name, description: `live://${name}`,
+    async *entries() {},
+    async restore() {
+      return { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+    },
+  }),
+});
 
 /** A source that holds its run until it is aborted, so a run is surely in progress when a test aborts it. */
 function held(files: SourceInstance): SourceInstance {

@@ -32,14 +32,14 @@ it('never logs a token, an Authorization header or a password, and streams a res
     const backup = await readEvents(await stack.call(`/api/runs/${runId}/events`, { token }));
     expect(backup.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
     expect(backup.filter((e) => e.event === 'log').map((e) => (e.data as { message: string }).message).join('\n')).toMatch(/job docs starting/);
-    const restore = (await (await stack.call('/api/restores', { ...json({ repository: 'main', targetDir: `${stack.dir}/out` }), token })).json()) as { runId: string };
+    const restore = (await (await stack.call('/api/restores', { ...json({ repository: 'main', targetDir: 'out' }), token })).json()) as { runId: string };
     const events = await readEvents(await stack.call(`/api/runs/${restore.runId}/events`, { token }));
     expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
     const progress = events.filter((e) => e.event === 'progress').map((e) => e.data as { bytesDone: number });
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)!.bytesDone).toBe(6 + 8 + 5000);
     // A failed restore is logged (a warning), with its reason.
-    const failed = (await (await stack.call('/api/restores', { ...json({ repository: 'main', snapshot: 'ffffffff', targetDir: `${stack.dir}/x` }), token })).json()) as { runId: string };
+    const failed = (await (await stack.call('/api/restores', { ...json({ repository: 'main', snapshot: 'ffffffff', targetDir: 'x' }), token })).json()) as { runId: string };
     expect((await readEvents(await stack.call(`/api/runs/${failed.runId}/events`, { token }))).at(-1)).toMatchObject({ data: { status: 'failed' } });
     for (const bad of ['forged.token.here', `${token}x`]) await stack.call('/api/trigger-backup', { ...json({ job: 'docs' }), token: bad });
     const all = lines.join('\n');

@@ -1,4 +1,4 @@
-import { symlink, writeFile } from 'node:fs/promises';
+import { realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -12,16 +12,19 @@ import type { Stack } from './helpers.js';
  */
 
 type JsonSchema = z.core.JSONSchema.JSONSchema;
-type Paths = Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: JsonSchema }> }> }>>;
+type Paths = Record<string, Record<string, { responses: Record<string, { description?: string; content?: Record<string, { schema: JsonSchema }> }> }>>;
 
 let stack: Stack;
 let paths: Paths;
+/** The document's error body schema (components.schemas.Error). */
+let errorSchema: JsonSchema;
 /** `GET /api/runs/{id}`: the operations called, as the document names them. */
 const called = new Set<string>();
 
 beforeAll(async () => {
   stack = await startStack({ api: { rateLimit: { triggersPerMinute: 1000 } } });
-  paths = ((await (await stack.call('/api/openapi.json', { token: null })).json()) as { paths: Paths }).paths;
+  const document = (await (await stack.call('/api/openapi.json', { token: null })).json()) as { paths: Paths; components: { schemas: { Error: JsonSchema } } };
+  ({ paths, components: { schemas: { Error: errorSchema } } } = document);
 });
 afterAll(async () => {
   await stack.close();
@@ -44,6 +47,20 @@ async function check<T>(method: 'GET' | 'POST' | 'DELETE', template: string, opt
   expect(result.error?.issues ?? [], `${method} ${path} answered ${JSON.stringify(body)}`).toEqual([]);
   called.add(`${method} ${template}`);
   return body as T;
+}
+
+/** An error answer a route declares of its own: the document names its code for that status, and the body matches the Error schema. */
+async function checkError(method: 'GET' | 'POST', template: string, status: number, code: string, options: { params?: Record<string, string>; query?: string; body?: unknown } = {}): Promise<void> {
+  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(options.params![name]!));
+  const init = options.body === undefined ? { method } : { ...json(options.body), method };
+  const response = await stack.call(`${path}${options.query ? `?${options.query}` : ''}`, init);
+  const body = (await response.json()) as { error: { code: string } };
+  expect(response.status, `${method} ${path}: ${JSON.stringify(body)}`).toBe(status);
+  expect(body.error.code).toBe(code);
+  const declared = paths[template]?.[method.toLowerCase()]?.responses[status];
+  expect(declared?.description, `${method} ${template} ${status}`).toContain(`\`${code}\``);
+  expect(declared?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });
+  expect(z.fromJSONSchema(errorSchema).safeParse(body).error?.issues ?? []).toEqual([]);
 }
 
 async function runToEnd(id: string): Promise<ApiRun> {
@@ -81,8 +98,15 @@ it('answers every endpoint with a body the document\'s schema for it accepts', a
   expect(files.entries.some((entry) => entry.linkTarget === 'a.txt')).toBe(true);
   await check('GET', '/api/repositories/{repo}/diff', { params: { repo: 'main' }, query: `from=${first.snapshotId!}&to=${second.snapshotId!}` });
 
-  const restore = await check<{ runId: string }>('POST', '/api/restores', { body: { repository: 'main', targetDir: join(stack.dir, 'restored') } });
+  await check('GET', '/api/settings');
+  const restore = await check<{ runId: string; targetDir: string }>('POST', '/api/restores', { body: { repository: 'main', targetDir: 'restored' } });
+  expect(restore.targetDir).toBe(join(await realpath(stack.restoreDir), 'restored'));
   expect((await runToEnd(restore.runId)).status).toBe('succeeded');
+  // The restore filled its folder: asking for it again is refused, as the route's own 409 says.
+  await checkError('POST', '/api/restores', 409, 'RESTORE_FOLDER_NOT_EMPTY', { body: { repository: 'main', targetDir: 'restored' } });
+  const tree = { params: { repo: 'main', id: second.snapshotId! } };
+  await checkError('GET', '/api/repositories/{repo}/snapshots/{id}/tree', 404, 'PATH_NOT_FOUND', { ...tree, query: 'path=files/nothing' });
+  await checkError('GET', '/api/repositories/{repo}/snapshots/{id}/tree', 400, 'NOT_A_DIRECTORY', { ...tree, query: 'path=files/a.txt' });
 
   // A run held running, and one queued behind it (the in-process worker runs one at a time).
   const held = (await check<{ runId: string }>('POST', '/api/trigger-backup', { body: { job: 'hold' } })).runId;

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolvePassword } from '@cairn/core';
 import { parseInteger } from '../args.js';
 import { configOption, type CommandSpec } from '../command.js';
@@ -25,8 +26,10 @@ export const serveCommand: CommandSpec = {
     + 'processes run them. Without a config it serves the embedded default: a generated sample folder, an encrypted\n'
     + 'local repository and SQLite history in one folder ($CAIRN_EMBEDDED_DIR, default ~/.local/share/cairn/embedded).\n'
     + 'Tokens are checked against $CAIRN_API_SECRET (HS256) or the JWKS at $CAIRN_API_JWKS_URL; without either, a secret\n'
-    + 'is made once in the state folder. It prints the URL and, when it knows the secret, an admin token valid 12 hours,\n'
-    + 'each on its own line (`url: …`, `token: …`). It listens on 127.0.0.1 unless --host says otherwise.',
+    + 'is made once in the state folder. Restores into a folder (POST /api/restores) go inside $CAIRN_RESTORE_DIR, default\n'
+    + 'the state folder\'s restores/ (made owner-only), never elsewhere. It prints the URL and, when it knows the secret,\n'
+    + 'an admin token valid 12 hours, each on its own line (`url: …`, `token: …`). It listens on 127.0.0.1 unless --host\n'
+    + 'says otherwise.',
   examples: ['cairn serve', 'cairn serve --port 8080 --config /etc/cairn/cairn.config.ts', 'cairn serve --host 0.0.0.0 --port 443'],
   options: {
     port: { type: 'string', value: 'P', description: 'TCP port, 0 for any free one (default 7420)' },
@@ -61,10 +64,13 @@ export const serveCommand: CommandSpec = {
     const { dashboardDir } = await import('@cairn/dashboard');
     const jwksUrl = ctx.io.env.CAIRN_API_JWKS_URL;
     const secret = ctx.io.env.CAIRN_API_SECRET ?? (jwksUrl ? undefined : await secretFile(join(stateDir, 'api-secret'), () => randomBytes(32).toString('base64url')));
+    // The API restores into folders inside this one only: an admin token must not write anywhere the server may.
+    const restoreDir = resolve(ctx.io.cwd, ctx.io.env.CAIRN_RESTORE_DIR || join(stateDir, 'restores'));
+    await mkdir(restoreDir, { recursive: true, mode: 0o700 });
     const history = openHistory(stateDir);
     const service = await startJobService(ctx, cairn, config, stateDir, say);
     const api = createCairnApi({
-      cairn, config, queue: service.queue, history, env: ctx.io.env, logger: cairn.logger, dashboardDir,
+      cairn, config, queue: service.queue, history, env: ctx.io.env, logger: cairn.logger, dashboardDir, restoreDir,
       ...(service.scheduler ? { scheduler: service.scheduler } : {}),
       auth: secret ? { secret } : { jwksUrl: jwksUrl! },
     });
@@ -88,6 +94,7 @@ export const serveCommand: CommandSpec = {
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       ctx.print(`url: http://${shown}:${address.port}/`);
       if (secret) ctx.print(`token: ${await signToken(secret, { sub: 'admin', roles: ['admin'] }, { expiresIn: TOKEN_LIFETIME })}`);
+      say(`restores into a folder go inside ${restoreDir}`);
       say(`serving the API and the dashboard (${service.queue.shared ? `runs queued on the ${service.queue.kind} queue for workers` : 'runs in this process'}); stop with Ctrl-C or SIGTERM`);
       await untilStopped(ctx.signal);
     } finally {

@@ -12,6 +12,9 @@ export type RestoreMode = 'new' | 'merge' | 'replace';
 
 export interface Me { subject: string; roles: string[] }
 
+/** `restoreDir`: the server's folder that restores into a folder go into; null when it has none. */
+export interface Settings { restoreDir: string | null }
+
 export interface Job {
   name: string;
   type?: string | null;
@@ -95,12 +98,16 @@ export type TriggerRequest =
 
 export interface TriggerResult { runId: string; deduplicated?: boolean; job?: string }
 
+/** `targetDir`: the absolute folder on the server a restore into a folder writes into. */
+export interface RestoreStarted { runId: string; targetDir?: string }
+
 /** Into a directory on the server (`targetDir`), or into a live system by its source URL (`to`, with `mode`). */
 export interface RestoreRequest {
   repository: string;
   /** A snapshot id (or prefix); default `latest`, which `at` narrows to the newest at or before that time. */
   snapshot?: string;
   at?: string;
+  /** Relative to the server's restore folder (`Settings.restoreDir`). */
   targetDir?: string;
   to?: string;
   mode?: RestoreMode;
@@ -127,6 +134,21 @@ export class ApiError extends Error {
     if (this.issues.length === 0) return this.message;
     return `${this.message} ${this.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ')}`;
   }
+}
+
+/** The codes of a restore refused for its folder: said at the folder field, where the fix is. */
+const FOLDER_REFUSALS = new Set(['RESTORE_FOLDER_NOT_EMPTY', 'RESTORE_UNWRITABLE', 'RESTORE_OUTSIDE_FOLDER']);
+
+/**
+ * Why the server refused a restore's folder (it holds files, something is in the way, it leads
+ * out), as a sentence for that field; undefined for any other failure.
+ */
+export function restoreFolderRefusal(error: unknown): string | undefined {
+  if (!(error instanceof ApiError) || !FOLDER_REFUSALS.has(error.code)) return undefined;
+  const text = error.message.trim();
+  // A plain first word starts the sentence; a name (`targetDir`) keeps its spelling.
+  const start = /^[a-z]+(\s|$)/.test(text) ? `${text.charAt(0).toUpperCase()}${text.slice(1)}` : text;
+  return /[.!?]$/.test(start) ? start : `${start}.`;
 }
 
 export interface ApiClientOptions {
@@ -234,6 +256,8 @@ export class ApiClient {
 
   me(): Promise<Me> { return this.request('GET', '/api/me'); }
 
+  settings(): Promise<Settings> { return this.request('GET', '/api/settings'); }
+
   async jobs(): Promise<Job[]> {
     const jobs = listFrom<Job>(await this.request('GET', '/api/jobs'), 'jobs');
     return jobs.map((job) => ({ ...job, environments: Array.isArray(job.environments) ? job.environments : [] }));
@@ -292,7 +316,7 @@ export class ApiClient {
     return listFrom<DiffEntry>(await this.request('GET', `/api/repositories/${seg(repository)}/diff${query({ from, to })}`), 'changes');
   }
 
-  startRestore(request: RestoreRequest): Promise<{ runId: string }> { return this.request('POST', '/api/restores', request); }
+  startRestore(request: RestoreRequest): Promise<RestoreStarted> { return this.request('POST', '/api/restores', request); }
 }
 
 /** True for a run that has not ended yet. */

@@ -127,3 +127,22 @@ export function pathCrumbs(path: string): Array<{ name: string; path: string }> 
   const parts = path.split('/').filter((part) => part !== '');
   return parts.map((name, index) => ({ name, path: parts.slice(0, index + 1).join('/') }));
 }
+
+/** A fresh folder name for a restore, from the time (UTC), so that two restores never meet: `restore-2026-11-22-10-00-05`. */
+export function restoreFolderName(now: Date): string {
+  return `restore-${now.toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
+}
+
+/**
+ * Why `value` cannot be a restore's folder, or undefined when it can. The server refuses the same
+ * (its folder is relative to the server's restore folder); saying so here spares a round trip.
+ */
+export function restoreFolderProblem(value: string): string | undefined {
+  const folder = value.trim();
+  if (folder === '') return 'Enter a name for the new folder, like restore-2026-11-22-10-00.';
+  if (folder.startsWith('/')) return 'Enter the folder as a name inside the restore folder, without a leading /, like restore-2026-11-22-10-00.';
+  const segments = folder.split('/');
+  if (segments.includes('..')) return 'The folder cannot contain "..": it must stay inside the restore folder.';
+  if (segments.every((segment) => segment === '' || segment === '.')) return 'Enter a name for the new folder, like restore-2026-11-22-10-00.';
+  return undefined;
+}

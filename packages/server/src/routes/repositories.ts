@@ -45,38 +45,24 @@ export function repositoryRoutes(api: ApiContext): AnyRoute[] {
     route({
       method: 'GET', path: '/api/repositories/:repo/snapshots/:id/tree', role: 'viewer', tag: 'snapshots',
       params: { ...repo, id: 'A snapshot id, a unique prefix, or `latest`.' }, query: treeQuery,
-      summary: 'One directory level of a snapshot: name, type, size (a directory\'s is what it holds), mtime.',
+      summary: 'One directory level of a snapshot: name, type, size (a directory\'s is what it holds), mtime. Reads the trees on the way to it, and those below it for the sizes, one at a time.',
       responses: { 200: { description: 'The directory\'s entries.', schema: treeLevel } },
+      errors: {
+        400: 'Invalid request: `path` has a `..` segment (`INVALID_REQUEST`), or names a file or a symlink rather than a directory (`NOT_A_DIRECTORY`).',
+        404: 'No such repository or snapshot, or `path` is not in the snapshot (`PATH_NOT_FOUND`).',
+      },
       async handle({ params, query, principal }) {
         const repository = repositoryRef(api, params.repo!);
         const path = query.path.split('/').filter((part) => part !== '' && part !== '.').join('/');
         if (path.split('/').includes('..')) throw new HttpError(400, 'INVALID_REQUEST', 'path: ".." is not a snapshot path');
-        const nodes = await api.cairn.ls({ repository, snapshot: params.id!, requestedBy: `api:${principal.subject}`, ...(path ? { include: [path] } : {}) });
-        const prefix = path ? `${path}/` : '';
-        const entries = new Map<string, z.output<typeof treeLevel>['entries'][number]>();
-        for (const node of nodes) {
-          if (!node.path.startsWith(prefix)) continue;
-          const rest = node.path.slice(prefix.length);
-          const slash = rest.indexOf('/');
-          if (slash === -1) {
-            const existing = entries.get(rest);
-            entries.set(rest, {
-              name: rest, path: node.path, type: node.type, size: (existing?.size ?? 0) + (node.type === 'file' ? node.size : 0),
-              mtime: Number.isFinite(node.mtimeMs) ? new Date(node.mtimeMs).toISOString() : null,
-              ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}),
-            });
-          } else if (node.type === 'file') {
-            const name = rest.slice(0, slash);
-            const entry = entries.get(name) ?? { name, path: `${prefix}${name}`, type: 'dir', size: 0, mtime: null };
-            entry.size += node.size;
-            entries.set(name, entry);
-          }
-        }
-        if (path && entries.size === 0 && !nodes.some((n) => n.path === path && n.type === 'dir')) {
-          throw new HttpError(404, 'PATH_NOT_FOUND', `no directory ${path} in snapshot ${params.id!}`);
-        }
-        const sorted = [...entries.values()].sort((a, b) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : a.name.localeCompare(b.name));
-        return { status: 200, body: { path, entries: sorted } };
+        const listed = await api.cairn.listDirectory({ repository, snapshot: params.id!, path, sizes: true, requestedBy: `api:${principal.subject}` });
+        const entries: Array<z.output<typeof treeLevel>['entries'][number]> = listed.map((entry) => ({
+          name: entry.name, path: entry.path, type: entry.type, size: entry.size,
+          mtime: Number.isFinite(entry.mtimeMs) ? new Date(entry.mtimeMs).toISOString() : null,
+          ...(entry.linkTarget !== undefined ? { linkTarget: entry.linkTarget } : {}),
+        }));
+        entries.sort((a, b) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : a.name.localeCompare(b.name));
+        return { status: 200, body: { path, entries } };
       },
     }),
     route({

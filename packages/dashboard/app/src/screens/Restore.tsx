@@ -1,8 +1,9 @@
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { restoreFolderRefusal } from '../api.js';
 import type { RestoreMode, RestoreRequest } from '../api.js';
 import { ErrorNote, Loading, Page, useApi, useLoad } from '../components.js';
-import { localInputToIso } from '../format.js';
+import { localInputToIso, restoreFolderName, restoreFolderProblem } from '../format.js';
 import { navigate, useLocation } from '../router.js';
 import { snapshotLabel } from './Snapshots.js';
 
@@ -11,6 +12,9 @@ export function RestoreScreen() {
   const api = useApi();
   const { search } = useLocation();
   const repositories = useLoad(() => api.repositories(), [api]);
+  // Where folders go on the server: null when it has no restore folder (then only live systems).
+  const settings = useLoad(() => api.settings(), [api]);
+  const restoreDir = settings.data?.restoreDir;
   const [chosenRepository, setRepository] = useState(search.get('repo') ?? '');
   const repository = chosenRepository || repositories.data?.[0]?.name || '';
   const snapshots = useLoad(async () => (repository ? api.snapshots(repository) : []), [api, repository]);
@@ -19,23 +23,34 @@ export function RestoreScreen() {
   const [snapshot, setSnapshot] = useState(search.get('snapshot') ?? '');
   const [at, setAt] = useState('');
   const [where, setWhere] = useState<RestoreMode>('new');
-  const [targetDir, setTargetDir] = useState('');
+  const [targetDir, setTargetDir] = useState(newFolderName);
   const [destination, setDestination] = useState('');
-  const [quickDir, setQuickDir] = useState(defaultRestoreDir);
+  const [quickDir, setQuickDir] = useState(newFolderName);
+  const [quickProblem, setQuickProblem] = useState<string | undefined>(undefined);
+  const [targetProblem, setTargetProblem] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
 
-  const send = async (request: RestoreRequest): Promise<void> => {
+  /** `folderProblem` hears why the server refused the folder (it holds files, say), shown at that field. */
+  const send = async (request: RestoreRequest, folderProblem: (problem: string) => void): Promise<void> => {
     setBusy(true);
     setError(undefined);
     try {
       const result = await api.startRestore(request);
       navigate(`/runs/${encodeURIComponent(result.runId)}`);
     } catch (failure) {
-      setError(failure);
+      const refusal = restoreFolderRefusal(failure);
+      if (refusal) folderProblem(refusal);
+      else setError(failure);
       setBusy(false);
     }
+  };
+
+  const quickRestore = (): void => {
+    const folderProblem = restoreFolderProblem(quickDir);
+    setQuickProblem(folderProblem);
+    if (!folderProblem) void send({ repository, snapshot: 'latest', targetDir: quickDir.trim() }, setQuickProblem);
   };
 
   const submit = (event: FormEvent): void => {
@@ -52,7 +67,10 @@ export function RestoreScreen() {
       request.at = iso;
     }
     if (where === 'new') {
-      if (!targetDir.trim().startsWith('/')) return setProblem('Enter the folder to restore into, as an absolute path (starting with /).');
+      if (restoreDir === null) return setProblem(NO_FOLDER);
+      const folderProblem = restoreFolderProblem(targetDir);
+      setTargetProblem(folderProblem);
+      if (folderProblem) return setProblem(undefined);
       request.targetDir = targetDir.trim();
     } else {
       if (!destination.trim()) return setProblem('Enter where to restore: the URL of the system the data came from.');
@@ -60,26 +78,29 @@ export function RestoreScreen() {
       request.mode = where;
     }
     setProblem(undefined);
-    void send(request);
+    void send(request, setTargetProblem);
   };
 
   if (repositories.loading && !repositories.data) return <Page title="Restore"><Loading what="repositories" /></Page>;
   return (
     <Page title="Restore">
       <ErrorNote error={repositories.error} title="Cannot load the repositories" />
+      <ErrorNote error={settings.error} title="Cannot load the server's restore folder" />
       <ErrorNote error={error} title="The restore did not start" />
       <section className="panel" aria-labelledby="quick-title">
         <h2 id="quick-title">Restore the latest snapshot</h2>
         <p id="quick-help">Restores the newest snapshot of <strong>{repository || 'the repository'}</strong>, all of it, into a new folder on the server: nothing that exists is touched.</p>
         <div className="field">
           <label htmlFor="quick-target">Into the new folder</label>
-          <input id="quick-target" value={quickDir} onChange={(event) => setQuickDir(event.target.value)} />
+          <input
+            id="quick-target" value={quickDir} onChange={(event) => { setQuickDir(event.target.value); setQuickProblem(undefined); }}
+            aria-describedby={quickProblem ? 'quick-target-help quick-target-error' : 'quick-target-help'} aria-invalid={quickProblem ? true : undefined}
+          />
+          <FolderHelp id="quick-target-help" restoreDir={restoreDir} />
+          {quickProblem ? <p id="quick-target-error" className="field-error" role="alert">{quickProblem}</p> : null}
         </div>
         <div className="actions">
-          <button
-            type="button" disabled={busy || !repository} aria-describedby="quick-help"
-            onClick={() => void send({ repository, snapshot: 'latest', targetDir: quickDir.trim() })}
-          >Restore latest with defaults</button>
+          <button type="button" disabled={busy || !repository || restoreDir === null} aria-describedby="quick-help" onClick={quickRestore}>Restore latest with defaults</button>
         </div>
       </section>
       <form onSubmit={submit} noValidate className="stack" aria-labelledby="custom-title">
@@ -124,8 +145,12 @@ export function RestoreScreen() {
           {where === 'new' ? (
             <div className="field">
               <label htmlFor="restore-target">New folder on the server</label>
-              <input id="restore-target" value={targetDir} placeholder="/srv/restores/2025-01-02" onChange={(event) => setTargetDir(event.target.value)} aria-describedby="restore-target-help" />
-              <p id="restore-target-help" className="help">An absolute path on the server; restore writes nothing outside it.</p>
+              <input
+                id="restore-target" value={targetDir} onChange={(event) => { setTargetDir(event.target.value); setTargetProblem(undefined); }}
+                aria-describedby={targetProblem ? 'restore-target-help restore-target-error' : 'restore-target-help'} aria-invalid={targetProblem ? true : undefined}
+              />
+              <FolderHelp id="restore-target-help" restoreDir={restoreDir} />
+              {targetProblem ? <p id="restore-target-error" className="field-error" role="alert">{targetProblem}</p> : null}
             </div>
           ) : null}
           {where !== 'new' ? (
@@ -145,8 +170,19 @@ export function RestoreScreen() {
   );
 }
 
-/** A fresh folder name for the one-click restore: the time, so that two restores never meet. */
-function defaultRestoreDir(): string {
-  const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-  return `/tmp/cairn-restore-${stamp}`;
+const NO_FOLDER = 'This server was started without a restore folder, so it cannot restore into a folder: restore into a live system, or ask an admin to give the server one ($CAIRN_RESTORE_DIR for cairn serve).';
+
+/** A fresh folder name, so that two restores never meet. */
+function newFolderName(): string {
+  return restoreFolderName(new Date());
+}
+
+/** Where a folder name lands: inside the server's restore folder, which the server says. */
+function FolderHelp(props: { id: string; restoreDir: string | null | undefined }) {
+  if (props.restoreDir === null) return <p id={props.id} className="help">{NO_FOLDER}</p>;
+  return (
+    <p id={props.id} className="help">
+      {props.restoreDir ? <>Inside <code>{props.restoreDir}</code> on the server</> : 'Inside the server\'s restore folder'}, such as <code>restore-2026-11-22</code> or <code>docs/today</code>: a new or empty folder (one that holds files is refused), and nothing is written outside it.
+    </p>
+  );
 }
