@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `cairn` command: checks the Node.js version, then runs the built CLI (dist/main.js).
+import module from 'node:module';
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 15)) {
   process.stderr.write(`cairn: Node.js 22.15 or newer is needed (this is ${process.version}); install a newer Node.js and retry\n`);
@@ -23,6 +25,10 @@ process.exitCode = 1;
 process.on('exit', () => {
   if (!finished) process.stderr.write('cairn: internal error: the operation stopped before it finished; nothing it reported can be trusted\n');
 });
+
+// Compiled code is cached on disk (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it
+// off), which takes a good part of start-up off every command after the first.
+module.enableCompileCache?.();
 
 import('../dist/main.js').then(
   async ({ run }) => {

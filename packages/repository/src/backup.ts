@@ -24,6 +24,8 @@ interface Frame {
   node: TreeNode;
   children: TreeNode[];
   names: Set<string>;
+  /** Children's chunk lists still being hashed on the workers; settled before the tree is encoded. */
+  contents: Array<Promise<void>>;
 }
 
 export interface BackupOutcome {
@@ -65,6 +67,7 @@ export async function storeSources(
     node,
     children: [],
     names: new Set(),
+    contents: [],
   });
   const addChild = (frame: Frame, node: TreeNode, path: string): void => {
     if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
@@ -72,9 +75,10 @@ export async function storeSources(
     frame.children.push(node);
   };
   const closeFrame = async (frame: Frame, parent: Frame): Promise<void> => {
+    await Promise.all(frame.contents);
     const data = encodeTree(frame.children);
     const id = blobId(deps.idKey, data);
-    await writer.save('tree', id, data);
+    await writer.save('tree', id, [data]);
     counts.dirs++;
     addChild(parent, { ...frame.node, subtree: id }, frame.segments.join('/'));
   };
@@ -118,6 +122,7 @@ export async function storeSources(
         const before = await parents.node(segments);
         const stored = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
         if (!stored) continue;
+        if (stored.content) top().contents.push(stored.content);
         counts.bytesTotal += node.size;
       }
       addChild(top(), node, currentPath);
@@ -128,17 +133,19 @@ export async function storeSources(
       await closeFrame(done, top());
     }
   }
+  await Promise.all(root.contents);
   const rootData = encodeTree(root.children);
   const tree = blobId(deps.idKey, rootData);
-  await writer.save('tree', tree, rootData);
+  await writer.save('tree', tree, [rootData]);
   progress.final();
   return { tree, summary: { ...counts, warnings: warnings.length, complete: warnings.length === 0 }, warnings };
 }
 
 /**
  * Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped
- * with a warning. Chunks are hashed here, so content already in the repository never reaches the
- * workers; new chunks are compressed and sealed there while the walk goes on.
+ * with a warning. Content already in the repository is never compressed: a chunk is hashed first
+ * (large ones on a worker), and only new ones are compressed there, then sealed into their pack.
+ * `content` settles once the node has its chunk list: the walk goes on meanwhile.
  */
 async function storeFile(
   deps: BackupDeps,
@@ -150,22 +157,21 @@ async function storeFile(
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
-): Promise<boolean> {
+): Promise<false | { content?: Promise<void> }> {
   if (isUnchanged(before, entry, deps.index)) {
     node.content = before!.content!;
     counts.filesUnchanged++;
-    return true;
+    return {};
   }
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
-  const content: string[] = [];
+  // Ids arrive as the workers hash the chunks, while the next ones are read and cut.
+  const ids: Array<Promise<string>> = [];
   let size = 0;
   try {
     const input = prefetched ? replay(prefetched) : readGuarded(entry.open);
     for await (const chunk of chunkStream(deps.chunker, input)) {
       throwIfAborted(signal);
-      const id = blobId(deps.idKey, chunk);
-      await deps.writer.save('data', id, chunk);
-      content.push(id);
+      ids.push((await deps.writer.saveChunk(chunk.parts, chunk.length)).id);
       size += chunk.length;
     }
   } catch (error) {
@@ -179,8 +185,12 @@ async function storeFile(
   node.size = size;
   if (before?.type === 'file') counts.filesChanged++;
   else counts.filesNew++;
-  node.content = content;
-  return true;
+  const content = Promise.all(ids).then((list) => {
+    node.content = list;
+  });
+  // Awaited when the directory closes; an earlier failure (an abort) must not leave it unhandled.
+  content.catch(() => undefined);
+  return { content };
 }
 
 /** Marks errors raised by the source while reading, so they become warnings rather than failures. */

@@ -1,11 +1,18 @@
 import { availableParallelism } from 'node:os';
 import type { BlobStore } from './blob-store.js';
-import type { MasterKeys } from './crypto.js';
+import { blobId, type MasterKeys } from './crypto.js';
 import { packKey } from './layout.js';
 import { writeIndexFile, type IndexedPack, type MasterIndex } from './master-index.js';
 import { PackBuilder, type BlobType } from './pack.js';
-import type { SealPool } from './seal-pool.js';
+import { SLOT_BYTES, type SealPool } from './seal-pool.js';
 import { Semaphore } from './semaphore.js';
+
+/**
+ * Chunks from this size on are hashed by a worker: their bytes go there anyway when new, and the
+ * main thread, which reads and chunks, is what limits a backup. Smaller ones (most small files)
+ * are hashed here, which costs less than the extra round trip.
+ */
+const WORKER_HASH_MIN = 256 * 1024;
 
 export interface BlobWriterOptions {
   zstdLevel: number;
@@ -43,7 +50,7 @@ export class BlobWriter {
     private readonly keys: MasterKeys,
     private readonly index: MasterIndex,
     private readonly options: BlobWriterOptions,
-    private readonly sealer: SealPool,
+    private readonly pool: SealPool,
   ) {
     this.packSize = options.packSize ?? 16 * 1024 * 1024;
     this.packsPerIndex = options.packsPerIndex ?? 4;
@@ -53,33 +60,60 @@ export class BlobWriter {
   }
 
   /**
+   * Stores a chunk of file data unless the repository has it. Resolves once the writer has room
+   * for more, with the chunk's id to come: hashing may still be under way on a worker.
+   */
+  async saveChunk(parts: readonly Uint8Array[], length: number): Promise<{ id: Promise<string> }> {
+    if (length < WORKER_HASH_MIN || length > SLOT_BYTES) {
+      const id = blobId(this.keys.id, ...parts);
+      await this.save('data', id, parts);
+      return { id: Promise.resolve(id) };
+    }
+    this.throwIfFailed();
+    await this.compressing.acquire();
+    const id = this.pool.hashAndCompress(parts, length, this.options.zstdLevel, (found) => this.claim(found), (found, stored) => this.seal('data', found, stored, length));
+    // A failure reaches the caller through `id` and, should it have moved on (a file it skips), through flush.
+    id.catch(() => undefined);
+    this.track(this.afterSealing('data', id));
+    return { id };
+  }
+
+  /**
    * Stores a blob under `id` (its blobId, computed by the caller so that known content is never
    * sent to the workers); resolves once the writer has room for it. False: already stored.
    */
-  async save(type: BlobType, id: string, data: Uint8Array): Promise<boolean> {
+  async save(type: BlobType, id: string, parts: readonly Uint8Array[]): Promise<boolean> {
     this.throwIfFailed();
+    if (!this.claim(id)) return false;
+    await this.compressing.acquire();
+    // The pool keeps `parts` only until they are copied into a slot and the work below never holds
+    // them: a closure over them kept each chunk in flight alive until sealed, into the old generation.
+    let rawLength = 0;
+    for (const part of parts) rawLength += part.length;
+    this.track(this.afterSealing(type, this.pool.compress(parts, rawLength, this.options.zstdLevel, (stored) => this.seal(type, id, stored, rawLength))));
+    return true;
+  }
+
+  /** True, and marked as on its way, when the repository does not have blob `id` yet. */
+  private claim(id: string): boolean {
     if (this.index.has(id) || this.pending.has(id)) return false;
     this.pending.add(id);
-    await this.compressing.acquire();
-    // The pool keeps `data` only until it is copied into a slot and the work below never holds it:
-    // a closure over it kept each chunk in flight alive until sealed, into the old generation.
-    const rawLength = data.length;
-    const sealing = this.sealer.seal(data, this.options.zstdLevel, (envelope) => {
-      this.blobsAdded++;
-      this.bytesAdded += envelope.length;
-      this.builders[type].add(type, id, envelope, rawLength);
-    });
-    this.track(
-      (async () => {
-        try {
-          await sealing;
-          if (this.builders[type].size >= this.packSize) await this.uploadPack(type);
-        } finally {
-          this.compressing.release();
-        }
-      })(),
-    );
     return true;
+  }
+
+  private seal(type: BlobType, id: string, stored: Uint8Array[], rawLength: number): void {
+    this.blobsAdded++;
+    this.bytesAdded += this.builders[type].seal(type, id, this.keys.encryption, stored, rawLength);
+  }
+
+  /** Once a blob is in its pack builder: uploads the pack when full, and frees the blob's place in flight. */
+  private async afterSealing(type: BlobType, sealing: Promise<unknown>): Promise<void> {
+    try {
+      await sealing;
+      if (this.builders[type].size >= this.packSize) await this.uploadPack(type);
+    } finally {
+      this.compressing.release();
+    }
   }
 
   /** Stores everything still buffered and indexes it. After this, a snapshot may reference any saved blob. */
@@ -110,9 +144,9 @@ export class BlobWriter {
       (async () => {
         try {
           try {
-            await this.store.put(packKey(pack.id), pack.parts);
+            await this.store.put(packKey(pack.id), [pack.bytes]);
           } finally {
-            // A settled put no longer reads the parts, whatever its outcome.
+            // A settled put no longer reads the bytes, whatever its outcome.
             this.spareBuffers.push(pack.buffer);
           }
           const indexed: IndexedPack = { id: pack.id, size: pack.size, blobs: pack.blobs };

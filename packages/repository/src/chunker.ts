@@ -12,6 +12,15 @@ export interface ChunkerParams {
   max: number;
 }
 
+/**
+ * A chunk as the pieces of input it spans: it is copied once, into the slot a worker seals it
+ * from, and only when it is new, rather than joined into a buffer of its own first.
+ */
+export interface Chunk {
+  parts: Uint8Array[];
+  length: number;
+}
+
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
 
 export function gearTable(secret: Buffer): Int32Array {
@@ -45,10 +54,10 @@ export class Chunker {
   }
 
   /** Feeds bytes; returns the chunks completed by them. The input buffer must not be reused by the caller. */
-  push(buffer: Uint8Array): Uint8Array[] {
+  push(buffer: Uint8Array): Chunk[] {
     const { min, avg, max } = this.params;
     const gear = this.gear;
-    const out: Uint8Array[] = [];
+    const out: Chunk[] = [];
     const end = buffer.length;
     let start = 0;
     let i = 0;
@@ -90,7 +99,7 @@ export class Chunker {
         length += i - from;
       }
       if (cut || length >= max) {
-        out.push(this.take(buffer.subarray(start, i)));
+        out.push(this.take(buffer.subarray(start, i), length));
         start = i;
       } else {
         this.length = length;
@@ -102,24 +111,23 @@ export class Chunker {
   }
 
   /** Returns the last, possibly short, chunk (or nothing) and resets for the next stream. */
-  finish(): Uint8Array | undefined {
+  finish(): Chunk | undefined {
     if (this.length === 0 && this.parts.length === 0) return undefined;
-    return this.take(new Uint8Array(0));
+    return this.take(new Uint8Array(0), this.length);
   }
 
-  private take(tail: Uint8Array): Uint8Array {
+  private take(tail: Uint8Array, length: number): Chunk {
     const parts = this.parts;
     this.parts = [];
     this.length = 0;
     this.hash = 0;
-    if (parts.length === 0) return tail;
     if (tail.length > 0) parts.push(tail);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return { parts, length };
   }
 }
 
 /** Splits a byte stream into content-defined chunks. */
-export async function* chunkStream(chunker: Chunker, input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* chunkStream(chunker: Chunker, input: AsyncIterable<Uint8Array>): AsyncGenerator<Chunk> {
   for await (const buffer of input) {
     if (buffer.length === 0) continue;
     yield* chunker.push(buffer);

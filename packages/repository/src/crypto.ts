@@ -8,7 +8,7 @@ import { RepositoryError } from './errors.js';
  */
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-const ENVELOPE_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+export const ENVELOPE_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
 /** The secrets a password unlocks. Data is never encrypted with the password itself, so changing it rewrites one small key file. */
 export interface MasterKeys {
@@ -24,7 +24,6 @@ export function generateMasterKeys(): MasterKeys {
   return { encryption: randomBytes(32), id: randomBytes(32), chunker: randomBytes(32) };
 }
 
-/** Encrypts the concatenation of `parts` (passing parts avoids copying a header onto a large body). */
 /** Node re-imports a raw key on every call; a KeyObject made once per key saves that on every blob. */
 const keyObjects = new WeakMap<Buffer, KeyObject>();
 function keyObject(key: Buffer): KeyObject {
@@ -33,12 +32,33 @@ function keyObject(key: Buffer): KeyObject {
   return object;
 }
 
+/** Encrypts the concatenation of `parts` (passing parts avoids copying a header onto a large body). */
 export function seal(key: Buffer, ...parts: Uint8Array[]): Buffer {
+  let length = ENVELOPE_OVERHEAD;
+  for (const part of parts) length += part.length;
+  const envelope = Buffer.allocUnsafe(length);
+  sealInto(key, envelope, 0, ...parts);
+  return envelope;
+}
+
+/**
+ * Encrypts the concatenation of `parts` into `target` at `offset`, which must have room for their
+ * length plus 28 bytes, and returns the envelope's length: a blob is sealed straight into its pack.
+ */
+export function sealInto(key: Buffer, target: Uint8Array, offset: number, ...parts: Uint8Array[]): number {
   const nonce = randomBytes(NONCE_BYTES);
+  target.set(nonce, offset);
+  let at = offset + NONCE_BYTES;
   const cipher = createCipheriv('aes-256-gcm', keyObject(key), nonce);
-  const bodies = parts.map((part) => cipher.update(part));
+  for (const part of parts) {
+    const ciphertext = cipher.update(part);
+    target.set(ciphertext, at);
+    at += ciphertext.length;
+  }
+  // GCM yields all ciphertext from update(); final() only completes the tag.
   cipher.final();
-  return Buffer.concat([nonce, ...bodies, cipher.getAuthTag()]);
+  target.set(cipher.getAuthTag(), at);
+  return at + TAG_BYTES - offset;
 }
 
 /** Decrypts and authenticates an envelope; tampering or a wrong key throws REPO_CORRUPT (the caller may refine it). */
@@ -57,9 +77,11 @@ export function unseal(key: Buffer, envelope: Uint8Array, what: string): Buffer 
   }
 }
 
-/** A blob's id: HMAC-SHA-256 of its plaintext under the repository's id key, as 64 hex digits. */
-export function blobId(idKey: Buffer, data: Uint8Array): string {
-  return createHmac('sha256', keyObject(idKey)).update(data).digest('hex');
+/** A blob's id: HMAC-SHA-256 of its plaintext (the concatenation of `parts`) under the repository's id key, as 64 hex digits. */
+export function blobId(idKey: Buffer, ...parts: Uint8Array[]): string {
+  const hmac = createHmac('sha256', keyObject(idKey));
+  for (const part of parts) hmac.update(part);
+  return hmac.digest('hex');
 }
 
 export function sha256Hex(data: Uint8Array): string {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { seal, unseal } from './crypto.js';
+import { ENVELOPE_OVERHEAD, seal, sealInto, unseal } from './crypto.js';
 import { RepositoryError } from './errors.js';
 
 /**
@@ -32,23 +32,38 @@ export class PackBuilder {
 
   constructor(private buffer: Buffer = Buffer.alloc(0)) {}
 
+  /** Adds a blob already sealed (prune copies envelopes as they are). */
   add(type: BlobType, id: string, envelope: Uint8Array, rawLength: number): void {
-    if (this.size + envelope.length > this.buffer.length) {
-      // Rare (a blob larger than the room the caller planned for): the old buffer becomes garbage once.
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.size + envelope.length));
-      this.buffer.copy(bigger, 0, 0, this.size);
-      this.buffer = bigger;
-    }
+    this.makeRoom(envelope.length);
     this.blobs.push({ type, id, offset: this.size, length: envelope.length, rawLength });
     this.buffer.set(envelope, this.size);
     this.size += envelope.length;
   }
 
+  /** Seals a new blob's stored form (`parts`: its flag and body) straight into the pack; returns the envelope's length. */
+  seal(type: BlobType, id: string, key: Buffer, parts: Uint8Array[], rawLength: number): number {
+    let length = ENVELOPE_OVERHEAD;
+    for (const part of parts) length += part.length;
+    this.makeRoom(length);
+    sealInto(key, this.buffer, this.size, ...parts);
+    this.blobs.push({ type, id, offset: this.size, length, rawLength });
+    this.size += length;
+    return length;
+  }
+
+  private makeRoom(length: number): void {
+    if (this.size + length <= this.buffer.length) return;
+    // Rare (a blob larger than the room the caller planned for): the old buffer becomes garbage once.
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.size + length));
+    this.buffer.copy(bigger, 0, 0, this.size);
+    this.buffer = bigger;
+  }
+
   /**
-   * Seals the header and returns the pack's bytes (as parts, to avoid a copy) and its id. `buffer`
-   * is what the parts view: the caller may reuse it once nothing reads the parts any more.
+   * Seals the header after the blobs and returns the pack's bytes and id. `buffer` is what the
+   * bytes view: the caller may reuse it for another pack once nothing reads them any more.
    */
-  finish(key: Buffer): { id: string; parts: Buffer[]; size: number; blobs: PackedBlob[]; buffer: Buffer } {
+  finish(key: Buffer): { id: string; bytes: Buffer; size: number; blobs: PackedBlob[]; buffer: Buffer } {
     const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY);
     this.blobs.forEach((blob, i) => {
       const at = i * HEADER_ENTRY;
@@ -58,13 +73,12 @@ export class PackBuilder {
       header.write(blob.id, at + 9, 'hex');
     });
     const sealedHeader = seal(key, header);
-    const trailer = Buffer.alloc(4);
-    trailer.writeUInt32LE(sealedHeader.length);
-    const parts = [this.buffer.subarray(0, this.size), sealedHeader, trailer];
-    const hash = createHash('sha256');
-    for (const part of parts) hash.update(part);
+    this.makeRoom(sealedHeader.length + 4);
+    this.buffer.set(sealedHeader, this.size);
+    this.buffer.writeUInt32LE(sealedHeader.length, this.size + sealedHeader.length);
     const size = this.size + sealedHeader.length + 4;
-    return { id: hash.digest('hex'), parts, size, blobs: this.blobs, buffer: this.buffer };
+    const bytes = this.buffer.subarray(0, size);
+    return { id: createHash('sha256').update(bytes).digest('hex'), bytes, size, blobs: this.blobs, buffer: this.buffer };
   }
 }
 

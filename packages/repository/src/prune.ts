@@ -73,9 +73,9 @@ async function repack(store: BlobStore, keys: MasterKeys, packs: Array<{ id: str
   const upload = async (): Promise<void> => {
     if (builder.blobs.length === 0) return;
     const pack = builder.finish(keys.encryption);
-    // The concatenation is a copy, so the next pack may fill the same buffer.
+    await store.put(packKey(pack.id), [pack.bytes]);
+    // The put is done with the bytes: the next pack may fill the same buffer.
     builder = new PackBuilder(pack.buffer);
-    await store.put(packKey(pack.id), Buffer.concat(pack.parts));
     written.push({ id: pack.id, size: pack.size, blobs: pack.blobs });
   };
   for (const pack of packs) {

@@ -5,9 +5,12 @@ import { RepositoryError } from './errors.js';
 
 interface Reply {
   id: number;
-  /** Length of the envelope a `seal` wrote into its slot. */
+  /** Length of the compressed form a `compress` wrote into its slot (none: keep the data raw). */
   length?: number;
-  envelope?: Uint8Array;
+  /** The compressed form of data sent in a buffer of its own (none: keep it raw). */
+  packed?: Uint8Array;
+  /** What a `hash` found: the blob's id. */
+  blobId?: string;
   plain?: Uint8Array;
   error?: string;
 }
@@ -17,12 +20,15 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-/** A slot holds the largest chunk the default chunker cuts (8 MiB) with room for its envelope. */
+/** A slot holds the largest chunk the default chunker cuts (8 MiB), or an envelope of one. */
 export const SLOT_BYTES = 8 * 1024 * 1024 + 64 * 1024;
+const FLAG_RAW = Uint8Array.of(0);
+const FLAG_ZSTD = Uint8Array.of(1);
 
 /**
- * Compresses and seals blobs on worker threads, one per core: zstd and AES-GCM are the heaviest
- * per-byte work of a backup, and node:zlib's one-shot calls also cost main-thread time per call.
+ * Compresses new blobs, and opens and verifies stored ones, on worker threads: zstd is the heaviest
+ * per-byte work of a backup (AES-GCM, HMAC and zstd of a restore), and node:zlib's one-shot calls
+ * also cost main-thread time per call.
  *
  * Blobs and envelopes cross between the threads through a fixed set of slots in one
  * SharedArrayBuffer rather than as a new buffer per message (copied in, or allocated on one
@@ -64,15 +70,42 @@ export class SealPool {
   }
 
   /**
-   * Compresses `data` at `zstdLevel` (keeping it raw when that is smaller) and seals it into an
-   * envelope, which `consume` must copy or use before it returns: it lives in a reused slot.
+   * Compresses the concatenation of `parts` (`length` bytes) at `zstdLevel` and gives `consume`
+   * its stored form: flag (1 zstd, 0 raw) and body, the data itself when zstd does not make it
+   * smaller. `consume` must use them before it returns: they may live in a reused slot.
    */
-  async seal<T>(data: Uint8Array, zstdLevel: number, consume: (envelope: Buffer) => T): Promise<T> {
-    // A raw envelope is the data plus 29 bytes; zstd is only kept when smaller.
-    if (data.length + 29 > SLOT_BYTES) return consume(toBuffer((await this.send({ op: 'seal', data, zstdLevel })).envelope!));
-    return this.withSlot(data, async (slot, view) => {
-      const reply = await this.send({ op: 'seal', slot, length: data.length, zstdLevel });
-      return consume(toBuffer(view.subarray(0, reply.length!)));
+  async compress<T>(parts: readonly Uint8Array[], length: number, zstdLevel: number, consume: (stored: Uint8Array[]) => T): Promise<T> {
+    if (length > SLOT_BYTES) {
+      const data = Buffer.concat(parts, length);
+      const { packed } = await this.send({ op: 'compress', data, zstdLevel });
+      return consume(packed ? [FLAG_ZSTD, packed] : [FLAG_RAW, data]);
+    }
+    return this.withSlot(parts, async (slot, view) => {
+      const reply = await this.send({ op: 'compress', slot, length, zstdLevel });
+      // Raw, the data is still in the slot; `parts` are not held past the copy (see BlobWriter.save).
+      return consume(reply.length === undefined ? [FLAG_RAW, view.subarray(0, length)] : [FLAG_ZSTD, view.subarray(0, reply.length)]);
+    });
+  }
+
+  /**
+   * As `compress`, for a chunk whose id is not known yet: the worker names it first, `claim(id)`
+   * says whether the repository needs it, and only then is it compressed and given to `consume`.
+   * Resolves with the id. The main thread, which reads and chunks, thus hashes nothing.
+   */
+  async hashAndCompress(
+    parts: readonly Uint8Array[],
+    length: number,
+    zstdLevel: number,
+    claim: (id: string) => boolean,
+    consume: (id: string, stored: Uint8Array[]) => void,
+  ): Promise<string> {
+    if (length > SLOT_BYTES) throw new RangeError(`hashAndCompress takes at most ${SLOT_BYTES} bytes`);
+    return this.withSlot(parts, async (slot, view) => {
+      const id = (await this.send({ op: 'hash', slot, length })).blobId!;
+      if (!claim(id)) return id;
+      const reply = await this.send({ op: 'compress', slot, length, zstdLevel });
+      consume(id, reply.length === undefined ? [FLAG_RAW, view.subarray(0, length)] : [FLAG_ZSTD, view.subarray(0, reply.length)]);
+      return id;
     });
   }
 
@@ -89,7 +122,7 @@ export class SealPool {
   private async unseal(op: 'open' | 'verify', envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Reply> {
     try {
       if (envelope.length <= SLOT_BYTES) {
-        return await this.withSlot(envelope, (slot) => this.send({ op, slot, length: envelope.length, blobId, rawLength }));
+        return await this.withSlot([envelope], (slot) => this.send({ op, slot, length: envelope.length, blobId, rawLength }));
       }
       // A private copy of just the envelope, handed over without another copy: posting the view
       // itself would copy its whole buffer (a pack window, or a whole pack during check).
@@ -101,8 +134,8 @@ export class SealPool {
     }
   }
 
-  /** Copies `bytes` into a free slot for the length of `work`; the slot is free again however `work` ends. */
-  private async withSlot<T>(bytes: Uint8Array, work: (slot: number, view: Uint8Array) => Promise<T>): Promise<T> {
+  /** Copies `parts`, one after the other, into a free slot for the length of `work`; the slot is free again however `work` ends. */
+  private async withSlot<T>(parts: readonly Uint8Array[], work: (slot: number, view: Uint8Array) => Promise<T>): Promise<T> {
     let slot = this.freeSlots.pop();
     while (slot === undefined) {
       if (this.failure) throw this.failure;
@@ -111,7 +144,11 @@ export class SealPool {
     }
     try {
       const view = new Uint8Array(this.slots, slot * SLOT_BYTES, SLOT_BYTES);
-      view.set(bytes);
+      let at = 0;
+      for (const part of parts) {
+        view.set(part, at);
+        at += part.length;
+      }
       return await work(slot, view);
     } finally {
       this.freeSlots.push(slot);

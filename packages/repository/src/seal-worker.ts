@@ -1,21 +1,22 @@
 /**
- * Worker thread that compresses and seals new blobs (backup) and opens and verifies stored ones
- * (restore, check), so the main thread only reads, chunks, hashes and writes. It imports nothing of
+ * Worker thread that compresses new blobs (backup) and opens and verifies stored ones (restore,
+ * check). A backup's main thread seals what comes back straight into its pack: the cipher is
+ * cheap next to zstd, and the main thread would otherwise wait on the worker. It imports nothing of
  * ours (it must run from both the built and the TypeScript sources), so it repeats three formats;
  * test/seal-pool.test.ts proves both directions agree with crypto.ts and compression.ts:
  *   id        = HMAC-SHA-256(id key, plaintext), hex (checked when opening)
  *   envelope  = nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
  *   plaintext = flag (0 raw, 1 zstd) ‖ body
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createDecipheriv, createHmac, createSecretKey } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /**
- * `seal`: name, compress and seal data. `open`: the reverse, checking the blob's id. `verify`: as
- * `open`, but only the verdict goes back (check has no use for the plaintext). The input is
- * `length` bytes of a shared slot (a sealed envelope goes back in the same slot), or, when too
- * large for one, a buffer of its own (the envelope then goes back as one).
+ * `hash`: a new chunk's id (the main thread decides from it whether to compress it). `compress`: zstd, kept only when smaller. `open`: authenticate, decompress and check the blob's
+ * id. `verify`: as `open`, but only the verdict goes back (check has no use for the plaintext).
+ * The input is `length` bytes of a shared slot (compressed bytes go back in the same slot), or,
+ * when too large for one, a buffer of its own (compressed bytes then go back as one).
  */
 interface Input {
   slot?: number;
@@ -24,13 +25,12 @@ interface Input {
   envelope?: Uint8Array;
 }
 type Request =
-  | ({ op: 'seal'; id: number; zstdLevel: number } & Input)
+  | ({ op: 'hash'; id: number } & Input)
+  | ({ op: 'compress'; id: number; zstdLevel: number } & Input)
   | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number } & Input);
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
-const FLAG_RAW = Buffer.of(0);
-const FLAG_ZSTD = Buffer.of(1);
 const slots = workerData.slots as SharedArrayBuffer;
 const slotBytes = workerData.slotBytes as number;
 
@@ -38,31 +38,29 @@ parentPort!.on('message', (request: Request) => {
   try {
     const slot = request.slot === undefined ? undefined : Buffer.from(slots, request.slot * slotBytes, slotBytes);
     const input = slot ? slot.subarray(0, request.length) : (request.data ?? request.envelope)!;
-    if (request.op === 'seal') seal(request.id, input, request.zstdLevel, slot);
+    if (request.op === 'hash') parentPort!.postMessage({ id: request.id, blobId: createHmac('sha256', idKey).update(input).digest('hex') });
+    else if (request.op === 'compress') compress(request.id, input, request.zstdLevel, slot);
     else open(request.id, input, request.blobId, request.rawLength, request.op === 'open');
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
 
-function seal(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
+function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
   const packed = zstdCompressSync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
     chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
     pledgedSrcSize: data.length,
   });
-  const [flag, body] = packed.length < data.length ? [FLAG_ZSTD, packed] : [FLAG_RAW, data];
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  // Every part is ciphered before any is written: a raw body is the slot itself.
-  const parts = [nonce, cipher.update(flag), cipher.update(body), cipher.final(), cipher.getAuthTag()];
-  const length = 12 + 1 + body.length + 16;
-  // Not from Buffer's shared pool: an envelope outside a slot is handed to the main thread.
-  const envelope = slot ?? Buffer.allocUnsafeSlow(length);
-  let at = 0;
-  for (const part of parts) at += part.copy(envelope, at);
-  if (slot) parentPort!.postMessage({ id: requestId, length });
-  else parentPort!.postMessage({ id: requestId, envelope }, [envelope.buffer as ArrayBuffer]);
+  // Raw data needs nothing sent back: the main thread still has it.
+  if (packed.length >= data.length) parentPort!.postMessage({ id: requestId });
+  else if (slot) parentPort!.postMessage({ id: requestId, length: packed.copy(slot) });
+  else {
+    // Not from Buffer's shared pool, nor a view of a larger buffer: this is handed over whole.
+    const own = Buffer.allocUnsafeSlow(packed.length);
+    packed.copy(own);
+    parentPort!.postMessage({ id: requestId, packed: own }, [own.buffer as ArrayBuffer]);
+  }
 }
 
 function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: boolean): void {

@@ -63,7 +63,7 @@ async function craftSnapshot(s: Scene, nodes: Crafted[]): Promise<string> {
 
   const store = async (type: 'tree' | 'data', bytes: Buffer): Promise<string> => {
     const id = blobId(keys.id, bytes);
-    await writer.save(type, id, bytes);
+    await writer.save(type, id, [bytes]);
     return id;
   };
   const storeTree = async (children: Crafted[]): Promise<string> => {

@@ -1,24 +1,62 @@
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../src/compression.js';
-import { blobId, generateMasterKeys, seal, unseal } from '../src/crypto.js';
+import { blobId, generateMasterKeys, seal, unseal, type MasterKeys } from '../src/crypto.js';
 import { SLOT_BYTES, SealPool } from '../src/seal-pool.js';
 import { randomData } from './helpers.js';
+
+/** What a backup does with a blob: compress on the worker, seal here. */
+function sealVia(pool: SealPool, keys: MasterKeys, parts: Uint8Array[], level = 3): Promise<Buffer> {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  return pool.compress(parts, length, level, (stored) => seal(keys.encryption, ...stored));
+}
 
 // The worker repeats the blob formats (it cannot import ours); this keeps the two in step.
 describe('SealPool', () => {
   const inputs = [Buffer.from('compressible '.repeat(10_000)), randomData(5, 300_000), Buffer.alloc(0), Buffer.from('x')];
 
-  it('compresses and seals blobs exactly as the main thread reads them', async () => {
+  it('compresses blobs exactly as the main thread reads them', async () => {
     const keys = generateMasterKeys();
     const pool = new SealPool(keys, 2);
     try {
-      const envelopes = await Promise.all(inputs.map((data) => pool.seal(data, 3, (envelope) => Buffer.from(envelope))));
+      const envelopes = await Promise.all(inputs.map((data) => sealVia(pool, keys, [data])));
       for (const [i, data] of inputs.entries()) {
         const plain = await decompress(unseal(keys.encryption, envelopes[i]!, 'test blob'), 'test blob');
         expect(plain.equals(data)).toBe(true);
       }
       expect(envelopes[0]!.length).toBeLessThan(inputs[0]!.length / 10);
+      // A chunk that spans several reads is compressed from its pieces, as if joined.
+      const whole = inputs[1]!;
+      const pieces = [whole.subarray(0, 1), whole.subarray(1, 1000), Buffer.alloc(0), whole.subarray(1000)];
+      const fromPieces = await sealVia(pool, keys, pieces);
+      expect((await decompress(unseal(keys.encryption, fromPieces, 'test blob'), 'test blob')).equals(whole)).toBe(true);
+      expect(blobId(keys.id, ...pieces)).toBe(blobId(keys.id, whole));
       expect(envelopes[1]!.length).toBe(inputs[1]!.length + 1 + 28);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('names a chunk on the worker and compresses it only when claimed', async () => {
+    const keys = generateMasterKeys();
+    const pool = new SealPool(keys, 1);
+    try {
+      const data = inputs[0]!;
+      const pieces = [data.subarray(0, 7), data.subarray(7)];
+      const claimed: string[] = [];
+      const consumed: Array<{ id: string; envelope: Buffer }> = [];
+      const consume = (id: string, stored: Uint8Array[]): void => {
+        consumed.push({ id, envelope: seal(keys.encryption, ...stored) });
+      };
+      const refused = await pool.hashAndCompress(pieces, data.length, 3, (id) => (claimed.push(id), false), consume);
+      expect(refused).toBe(blobId(keys.id, data));
+      expect(consumed).toEqual([]);
+      const taken = await pool.hashAndCompress(pieces, data.length, 3, (id) => (claimed.push(id), true), consume);
+      expect(taken).toBe(refused);
+      expect(claimed).toEqual([refused, refused]);
+      expect(consumed.map((c) => c.id)).toEqual([refused]);
+      const plain = await decompress(unseal(keys.encryption, consumed[0]!.envelope, 'test blob'), 'test blob');
+      expect(plain.equals(data)).toBe(true);
+      expect(consumed[0]!.envelope.length).toBeLessThan(data.length / 10);
     } finally {
       await pool.close();
     }
@@ -67,7 +105,7 @@ describe('SealPool', () => {
       try {
         // Ten times as many requests as slots, of different sizes and contents, all at once.
         const many = Array.from({ length: 20 }, (_, i) => randomData(100 + i, 1000 + i * 37_000));
-        const envelopes = await Promise.all(many.map((data) => pool.seal(data, 3, (envelope) => Buffer.from(envelope))));
+        const envelopes = await Promise.all(many.map((data) => sealVia(pool, keys, [data])));
         for (const [i, data] of many.entries()) {
           const plain = await decompress(unseal(keys.encryption, envelopes[i]!, 'test blob'), 'test blob');
           expect(plain.equals(data)).toBe(true);
@@ -90,13 +128,13 @@ describe('SealPool', () => {
         for (let i = 0; i < 3; i++) {
           await expect(pool.verify(damaged, blobId(keys.id, data), data.length, 'test blob')).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
           await expect(
-            pool.seal(data, 3, () => {
+            pool.compress([data], data.length, 3, () => {
               throw new Error('consumer failed');
             }),
           ).rejects.toThrow('consumer failed');
         }
         // With one slot, any slot left taken would hang this.
-        const envelope = await pool.seal(data, 3, (sealed) => Buffer.from(sealed));
+        const envelope = await sealVia(pool, keys, [data]);
         expect((await pool.open(envelope, blobId(keys.id, data), data.length, 'test blob')).equals(data)).toBe(true);
       } finally {
         await pool.close();
@@ -108,7 +146,7 @@ describe('SealPool', () => {
       const pool = new SealPool(keys, 1, 1);
       try {
         const data = randomData(9, SLOT_BYTES + 1);
-        const envelope = await pool.seal(data, 1, (sealed) => Buffer.from(sealed));
+        const envelope = await sealVia(pool, keys, [data], 1);
         expect(envelope.length).toBe(data.length + 29);
         expect((await pool.open(envelope, blobId(keys.id, data), data.length, 'test blob')).equals(data)).toBe(true);
       } finally {
@@ -120,7 +158,7 @@ describe('SealPool', () => {
       const keys = generateMasterKeys();
       const pool = new SealPool(keys, 1, 1);
       const data = randomData(11, 2_000_000);
-      const results = Promise.allSettled(Array.from({ length: 3 }, () => pool.seal(data, 19, (sealed) => sealed.length)));
+      const results = Promise.allSettled(Array.from({ length: 3 }, () => pool.compress([data], data.length, 19, (stored) => stored.length)));
       await pool.close();
       const settled = await results;
       expect(settled.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'REPO_CLOSED')).toBe(true);

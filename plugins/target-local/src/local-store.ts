@@ -9,6 +9,8 @@ import { isMissing, toTargetError } from './fs-errors.js';
 import { keyToRelativePath, TEMP_SUFFIX } from './keys.js';
 
 const READ_CHUNK = 1024 * 1024;
+/** A ranged read up to this size is one read into one buffer: a repository reads whole blobs and pack windows, and joining pieces cost a copy of each. */
+const MAX_RANGE_READ = 8 * 1024 * 1024;
 
 /** The blob-store methods over a directory; `root` is absolute. */
 export function localStore(root: string): Omit<BlobStore, 'capabilities' | 'location'> {
@@ -127,7 +129,7 @@ async function* readStream(handle: FileHandle, path: string, range: ByteRange | 
   }
   // createReadStream's `end` is inclusive.
   const stream = handle.createReadStream({
-    highWaterMark: READ_CHUNK,
+    highWaterMark: range && range.length <= MAX_RANGE_READ ? range.length : READ_CHUNK,
     ...(range ? { start: range.offset, end: range.offset + range.length - 1 } : {}),
     ...(signal ? { signal } : {}),
   });

@@ -1,7 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { getCACertificates } from 'node:tls';
+
+// Required rather than imported: an ESM import of node:http loads undici, ~50 ms of every
+// command's start-up, including the many that never make an HTTP request.
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof Http;
+const https = require('node:https') as typeof Https;
 
 /** What the request being made belongs to: set around each call with `inScope`. */
 export interface RequestScope {
@@ -21,11 +28,11 @@ export function inScope<T>(scope: RequestScope, operation: () => Promise<T>): Pr
 }
 
 export interface Transport {
-  request(options: http.RequestOptions, callback: (response: http.IncomingMessage) => void): http.ClientRequest;
+  request(options: Http.RequestOptions, callback: (response: Http.IncomingMessage) => void): Http.ClientRequest;
 }
 
 export interface HttpConnections {
-  agent: http.Agent;
+  agent: Http.Agent;
   transport: Transport;
   /** Ends every connection, busy or idle. */
   close(): void;
@@ -50,7 +57,7 @@ export function httpConnections(options: { useSSL: boolean; connections: number;
   const transport: Transport = {
     request(requestOptions, callback) {
       const scope = scopes.getStore();
-      const request = base.request({ ...requestOptions, timeout: options.timeoutMs, ...(scope?.signal ? { signal: scope.signal } : {}) }, (response: http.IncomingMessage) => {
+      const request = base.request({ ...requestOptions, timeout: options.timeoutMs, ...(scope?.signal ? { signal: scope.signal } : {}) }, (response: Http.IncomingMessage) => {
         const status = response.statusCode ?? 0;
         if (scope?.streaming && status >= 200 && status < 300) request.setTimeout(0);
         if (DROPPED_UNREAD.has(status)) response.resume(); // else the socket would stay busy for good
