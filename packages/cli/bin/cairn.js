@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `cairn` command: checks the Node.js version, then runs the built CLI (dist/main.js).
 import module from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 15)) {
@@ -26,9 +28,10 @@ process.on('exit', () => {
   if (!finished) process.stderr.write('cairn: internal error: the operation stopped before it finished; nothing it reported can be trusted\n');
 });
 
-// Compiled code is cached on disk (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it
-// off), which takes a good part of start-up off every command after the first.
-module.enableCompileCache?.();
+// Compiled code is cached on disk, which takes a good part of start-up off every command after the
+// first (NODE_DISABLE_COMPILE_CACHE=1 turns it off). In the user's own cache folder, not the shared
+// temp folder: another account could plant code there for this one to run.
+module.enableCompileCache?.(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cairn', 'compile-cache'));
 
 import('../dist/main.js').then(
   async ({ run }) => {
