@@ -50,7 +50,7 @@ async function check<T>(method: 'GET' | 'POST' | 'DELETE', template: string, opt
 }
 
 /** An error answer a route declares of its own: the document names its code for that status, and the body matches the Error schema. */
-async function checkError(method: 'GET' | 'POST', template: string, status: number, code: string, options: { params?: Record<string, string>; query?: string; body?: unknown } = {}): Promise<void> {
+async function checkError(method: 'GET' | 'POST' | 'DELETE', template: string, status: number, code: string, options: { params?: Record<string, string>; query?: string; body?: unknown } = {}): Promise<void> {
   const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(options.params![name]!));
   const init = options.body === undefined ? { method } : { ...json(options.body), method };
   const response = await stack.call(`${path}${options.query ? `?${options.query}` : ''}`, init);
@@ -117,6 +117,8 @@ it('answers every endpoint with a body the document\'s schema for it accepts', a
   await check('DELETE', '/api/runs/{id}', { params: { id: waiting } });
   await check('POST', '/api/runs/{id}/abort', { params: { id: held } });
   expect([(await runToEnd(waiting)).status, (await runToEnd(held)).status]).toEqual(['removed', 'aborted']);
+  await checkError('POST', '/api/runs/{id}/abort', 409, 'RUN_ENDED', { params: { id: held } });
+  await checkError('DELETE', '/api/runs/{id}', 409, 'RUN_ENDED', { params: { id: held } });
   await check('GET', '/api/runs', { query: 'limit=1000' });
 
   await check('GET', '/api/schedules');

@@ -157,6 +157,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
       method: 'POST', path: '/api/runs/:id/abort', role: 'operator', tag: 'runs', params: runId, audit: 'abort',
       summary: 'Abort a queued or running run (a backup wherever its worker is, or a restore).',
       responses: { 202: { description: 'Asked: the run ends `aborted` within seconds.', schema: runAborting } },
+      errors: { 409: 'The run has already ended (`RUN_ENDED`, `QUEUE_RUN_ENDED`): there is nothing to abort.' },
       async handle(ctx) {
         ctx.audit.target = ctx.params.id!;
         await abortRun(api, ctx.params.id!);
@@ -167,6 +168,7 @@ export function runRoutes(api: ApiContext): AnyRoute[] {
       method: 'DELETE', path: '/api/runs/:id', role: 'operator', tag: 'runs', params: runId, audit: 'delete-run',
       summary: 'Remove a queued run, or abort a running one.',
       responses: { 200: { description: 'Removed from the queue.', schema: runRemoved }, 202: { description: 'It was running: aborting.', schema: runAborting } },
+      errors: { 409: 'The run has already ended (`RUN_ENDED`), or left the queue or started while being removed (`QUEUE_RUN_ENDED`, `QUEUE_RUN_REMOVED`, `QUEUE_RUN_STARTED`).' },
       async handle(ctx) {
         const id = ctx.params.id!;
         ctx.audit.target = id;
