@@ -93,7 +93,10 @@ describe('cairn end to end', () => {
     expect(table).toContain(first.id.slice(0, 8));
     expect(table).toMatch(/3 snapshots\n$/);
 
-    const nodes = JSON.parse(await ok(['ls', first.id.slice(0, 8), '--repo', repo, '--json'])) as Array<{ path: string; type: string; size: number; linkTarget?: string }>;
+    const listed = await ok(['ls', first.id.slice(0, 8), '--repo', repo, '--json']);
+    const nodes = JSON.parse(listed) as Array<{ path: string; type: string; size: number; linkTarget?: string }>;
+    // Streamed line by line, it is still exactly the array JSON.stringify gives.
+    expect(listed).toBe(`${JSON.stringify(nodes, null, 2)}\n`);
     expect(nodes.map((n) => n.path)).toEqual(expect.arrayContaining(['data/a.txt', 'data/docs/reports/q1 résumé.txt', 'data/empty dir', 'data/link']));
     expect(nodes.find((n) => n.path === 'data/link')).toMatchObject({ type: 'symlink', linkTarget: 'a.txt' });
     expect(nodes.find((n) => n.path === 'data/docs/big.bin')?.size).toBe(3 * 1024 * 1024);

@@ -134,8 +134,11 @@ export interface Cairn {
   estimate(request: { repository: RepositoryRef; sources: SourceInstance[]; host?: string; signal?: AbortSignal } & RunMeta): Promise<SizeEstimate>;
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
   snapshots(request: { repository: RepositoryRef } & RunMeta): Promise<Snapshot[]>;
-  /** The nodes of one snapshot, depth-first. */
-  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>>;
+  /**
+   * The nodes of one snapshot, depth-first. With `each`, every node goes to it as it is read and
+   * the answer is empty: a listing of millions of files is never held in memory.
+   */
+  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: Omit<RestoreEntry, 'open'>) => void } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>>;
   /**
    * One directory of a snapshot (`path` like `files/docs`; empty for the root, a directory per
    * source), its entries by name. Reads only the trees on the way to it; with `sizes`, each

@@ -260,7 +260,7 @@ class Orchestrator implements Cairn {
       this.#withRepository(target, request.repository.password, signal, (repo) => repo.snapshots()));
   }
 
-  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[] } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>> {
+  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: Omit<RestoreEntry, 'open'>) => void } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>> {
     const check = (): void => checkSnapshotRef(request.snapshot, 'snapshot');
     return this.#run({ operation: 'ls', ref: request.repository, meta: request, check, describe: () => ({ snapshot: request.snapshot }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
@@ -268,7 +268,8 @@ class Orchestrator implements Cairn {
         const nodes: Array<Omit<RestoreEntry, 'open'>> = [];
         for await (const entry of repo.walk(snapshot, request.include ? { include: request.include } : {})) {
           const { open: _open, ...node } = entry;
-          nodes.push(node);
+          if (request.each) request.each(node);
+          else nodes.push(node);
         }
         return nodes;
       }));

@@ -74,6 +74,10 @@ describe('backup and restore through the orchestrator', () => {
     const nodes = await cairn.ls({ repository, snapshot: second.snapshot.id.slice(0, 12) });
     expect(nodes.map((n) => n.path)).toEqual(expect.arrayContaining(['mem/a.txt', 'mem/b.txt', 'mem/c.txt']));
     expect(nodes.every((n) => !('open' in n))).toBe(true);
+    // With `each`, the same nodes in the same order, none of them kept.
+    const streamed: typeof nodes = [];
+    expect(await cairn.ls({ repository, snapshot: second.snapshot.id, each: (node) => streamed.push(node) })).toEqual([]);
+    expect(streamed).toEqual(nodes);
 
     const changes = await cairn.diff({ repository, from: first.snapshot.id, to: second.snapshot.id });
     expect(changes).toEqual(expect.arrayContaining([

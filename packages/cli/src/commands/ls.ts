@@ -1,5 +1,5 @@
 import { jsonOption, type CommandSpec } from '../command.js';
-import { formatBytes, formatMode, formatTime, table, toJson } from '../output.js';
+import { formatBytes, formatMode, formatTime } from '../output.js';
 
 export const lsCommand: CommandSpec = {
   name: 'ls',
@@ -13,27 +13,36 @@ export const lsCommand: CommandSpec = {
     const [snapshot, ...include] = ctx.positionals as [string, ...string[]];
     const repository = await ctx.repository();
     const cairn = await ctx.cairn();
-    const nodes = await cairn.ls({ repository, snapshot, ...(include.length ? { include } : {}) });
-    // Only data: a source may have handed over more than the contract promises.
-    const plain = nodes.map(({ path, type, mode, mtimeMs, size, linkTarget, metadata }) => ({
-      path, type, mode, mtimeMs, size,
-      ...(linkTarget !== undefined ? { linkTarget } : {}),
-      ...(metadata !== undefined ? { metadata } : {}),
-    }));
-    if (ctx.json) {
-      ctx.print(toJson(plain).trimEnd());
-      return 0;
-    }
-    if (plain.length === 0) {
-      ctx.info('nothing to list');
-      return 0;
-    }
-    ctx.print(table(['Mode', 'Size', 'Modified', 'Path'], plain.map((node) => [
-      formatMode(node.type, node.mode),
-      node.type === 'file' ? formatBytes(node.size) : '',
-      formatTime(node.mtimeMs),
-      node.type === 'symlink' ? `${node.path} -> ${node.linkTarget ?? ''}` : node.type === 'dir' ? `${node.path}/` : node.path,
-    ])).split('\n').slice(1).join('\n'));
+    // Printed as the snapshot is read, never gathered first: a snapshot may hold millions of files.
+    // JSON holds back one element, to know whether a comma follows it: the output is the array
+    // JSON.stringify would give.
+    let count = 0;
+    let held: string | undefined;
+    await cairn.ls({
+      repository, snapshot, ...(include.length ? { include } : {}),
+      each: (node) => {
+        // Only data: a source may have handed over more than the contract promises.
+        const plain = {
+          path: node.path, type: node.type, mode: node.mode, mtimeMs: node.mtimeMs, size: node.size,
+          ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}),
+          ...(node.metadata !== undefined ? { metadata: node.metadata } : {}),
+        };
+        if (ctx.json) {
+          ctx.print(held === undefined ? '[' : `${held},`);
+          held = JSON.stringify(plain, null, 2).replace(/^/gm, '  ');
+        } else ctx.print(listingLine(plain));
+        count++;
+      },
+    });
+    if (ctx.json) ctx.print(held === undefined ? '[]' : `${held}\n]`);
+    else if (count === 0) ctx.info('nothing to list');
     return 0;
   },
 };
+
+/** One line of the listing, in columns of fixed width so that each prints before the next is read. */
+function listingLine(node: { path: string; type: 'file' | 'dir' | 'symlink'; mode: number; mtimeMs: number; size: number; linkTarget?: string }): string {
+  const size = node.type === 'file' ? formatBytes(node.size) : '';
+  const path = node.type === 'symlink' ? `${node.path} -> ${node.linkTarget ?? ''}` : node.type === 'dir' ? `${node.path}/` : node.path;
+  return `${formatMode(node.type, node.mode)}  ${size.padStart(10)}  ${formatTime(node.mtimeMs)}  ${path}`;
+}
