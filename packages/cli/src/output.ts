@@ -129,3 +129,20 @@ export function snapshotTable(snapshots: Snapshot[], extra?: { header: string; c
 export function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/**
+ * Prints a JSON array an element at a time, exactly as `toJson` prints it whole, for listings too
+ * long to gather first. One element is held back, to know whether a comma follows it.
+ */
+export function jsonArrayPrinter(print: (line: string) => void): { add(value: unknown): void; end(): void } {
+  let held: string | undefined;
+  return {
+    add(value) {
+      print(held === undefined ? '[' : `${held},`);
+      held = JSON.stringify(value, null, 2).replace(/^/gm, '  ');
+    },
+    end() {
+      print(held === undefined ? '[]' : `${held}\n]`);
+    },
+  };
+}

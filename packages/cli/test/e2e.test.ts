@@ -105,7 +105,9 @@ describe('cairn end to end', () => {
     expect(listing).not.toContain('a.txt');
     expect(listing).toMatch(/^-rw-/m);
 
-    const changes = JSON.parse(await ok(['diff', first.id, second, '--repo', repo, '--json'])) as Array<{ path: string; change: string }>;
+    const diffed = await ok(['diff', first.id, second, '--repo', repo, '--json']);
+    const changes = JSON.parse(diffed) as Array<{ path: string; change: string }>;
+    expect(diffed).toBe(`${JSON.stringify(changes, null, 2)}\n`);
     expect(changes).toEqual(expect.arrayContaining([
       expect.objectContaining({ path: 'data/a.txt', change: 'modified' }),
       expect.objectContaining({ path: 'data/new.txt', change: 'added' }),

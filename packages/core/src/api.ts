@@ -146,7 +146,8 @@ export interface Cairn {
    * totals only. PATH_NOT_FOUND when the path is not there, NOT_A_DIRECTORY when it is a file.
    */
   listDirectory(request: { repository: RepositoryRef; snapshot: string; path?: string; sizes?: boolean; signal?: AbortSignal } & RunMeta): Promise<DirectoryEntry[]>;
-  diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]>;
+  /** What changed between two snapshots, by path. With `each`, every change goes to it as it is found and the answer is empty. */
+  diff(request: { repository: RepositoryRef; from: string; to: string; each?: (change: DiffEntry) => void } & RunMeta): Promise<DiffEntry[]>;
   check(request: { repository: RepositoryRef } & CheckOptions & RunMeta): Promise<CheckReport>;
   /** Applies `policy` to the snapshots carrying every tag of `tags` (all snapshots when none), per host and sources. */
   forget(request: { repository: RepositoryRef; policy: RetentionPolicy; tags?: string[]; prune?: boolean; dryRun?: boolean } & RunMeta): Promise<ForgetResult>;

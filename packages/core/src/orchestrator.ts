@@ -286,7 +286,7 @@ class Orchestrator implements Cairn {
         repo.listDirectory(await repo.findSnapshot(request.snapshot), request.path ?? '', { sizes: request.sizes ?? false, signal })));
   }
 
-  async diff(request: { repository: RepositoryRef; from: string; to: string } & RunMeta): Promise<DiffEntry[]> {
+  async diff(request: { repository: RepositoryRef; from: string; to: string; each?: (change: DiffEntry) => void } & RunMeta): Promise<DiffEntry[]> {
     const check = (): void => {
       checkSnapshotRef(request.from, 'from');
       checkSnapshotRef(request.to, 'to');
@@ -295,7 +295,10 @@ class Orchestrator implements Cairn {
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const [from, to] = [await repo.findSnapshot(request.from), await repo.findSnapshot(request.to)];
         const changes: DiffEntry[] = [];
-        for await (const change of repo.diff(from, to)) changes.push(change);
+        for await (const change of repo.diff(from, to)) {
+          if (request.each) request.each(change);
+          else changes.push(change);
+        }
         return changes;
       }));
   }

@@ -84,6 +84,9 @@ describe('backup and restore through the orchestrator', () => {
       { path: 'mem/a.txt', change: 'modified', type: 'file' },
       { path: 'mem/c.txt', change: 'added', type: 'file' },
     ]));
+    const found: typeof changes = [];
+    expect(await cairn.diff({ repository, from: first.snapshot.id, to: second.snapshot.id, each: (change) => found.push(change) })).toEqual([]);
+    expect(found).toEqual(changes);
 
     const targetDir = join(dir.path, 'then');
     const outcome = await cairn.restore({ repository, snapshot: 'latest', at: new Date(first.snapshot.time), targetDir });

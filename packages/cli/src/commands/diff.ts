@@ -1,5 +1,5 @@
 import { jsonOption, type CommandSpec } from '../command.js';
-import { toJson } from '../output.js';
+import { jsonArrayPrinter } from '../output.js';
 
 const marks = { added: '+', removed: '-', modified: 'M', metadata: 'U' } as const;
 
@@ -15,16 +15,24 @@ export const diffCommand: CommandSpec = {
     const [from, to] = ctx.positionals as [string, string];
     const repository = await ctx.repository();
     const cairn = await ctx.cairn();
-    const changes = await cairn.diff({ repository, from, to });
+    // Printed as the snapshots are compared, never gathered first.
+    const json = jsonArrayPrinter(ctx.print);
+    const counts = { added: 0, removed: 0, modified: 0, metadata: 0 };
+    await cairn.diff({
+      repository, from, to,
+      each: (change) => {
+        counts[change.change]++;
+        if (ctx.json) json.add(change);
+        else ctx.print(`${marks[change.change]}  ${change.path}${change.type === 'dir' ? '/' : ''}`);
+      },
+    });
     if (ctx.json) {
-      ctx.print(toJson(changes).trimEnd());
+      json.end();
       return 0;
     }
-    for (const change of changes) ctx.print(`${marks[change.change]}  ${change.path}${change.type === 'dir' ? '/' : ''}`);
-    const count = (kind: keyof typeof marks): number => changes.filter((c) => c.change === kind).length;
-    ctx.info(changes.length === 0
+    ctx.info(counts.added + counts.removed + counts.modified + counts.metadata === 0
       ? 'no differences'
-      : `${count('added')} added, ${count('removed')} removed, ${count('modified')} modified, ${count('metadata')} with metadata changes`);
+      : `${counts.added} added, ${counts.removed} removed, ${counts.modified} modified, ${counts.metadata} with metadata changes`);
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 import { jsonOption, type CommandSpec } from '../command.js';
-import { formatBytes, formatMode, formatTime } from '../output.js';
+import { formatBytes, formatMode, formatTime, jsonArrayPrinter } from '../output.js';
 
 export const lsCommand: CommandSpec = {
   name: 'ls',
@@ -14,10 +14,8 @@ export const lsCommand: CommandSpec = {
     const repository = await ctx.repository();
     const cairn = await ctx.cairn();
     // Printed as the snapshot is read, never gathered first: a snapshot may hold millions of files.
-    // JSON holds back one element, to know whether a comma follows it: the output is the array
-    // JSON.stringify would give.
+    const json = jsonArrayPrinter(ctx.print);
     let count = 0;
-    let held: string | undefined;
     await cairn.ls({
       repository, snapshot, ...(include.length ? { include } : {}),
       each: (node) => {
@@ -27,14 +25,12 @@ export const lsCommand: CommandSpec = {
           ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}),
           ...(node.metadata !== undefined ? { metadata: node.metadata } : {}),
         };
-        if (ctx.json) {
-          ctx.print(held === undefined ? '[' : `${held},`);
-          held = JSON.stringify(plain, null, 2).replace(/^/gm, '  ');
-        } else ctx.print(listingLine(plain));
+        if (ctx.json) json.add(plain);
+        else ctx.print(listingLine(plain));
         count++;
       },
     });
-    if (ctx.json) ctx.print(held === undefined ? '[]' : `${held}\n]`);
+    if (ctx.json) json.end();
     else if (count === 0) ctx.info('nothing to list');
     return 0;
   },
