@@ -24,8 +24,12 @@ interface Frame {
   node: TreeNode;
   children: TreeNode[];
   names: Set<string>;
-  /** Children's chunk lists still being hashed on the workers; settled before the tree is encoded. */
-  contents: Array<Promise<void>>;
+  /**
+   * Children not complete yet: chunk lists still being hashed on the workers, subtrees waiting for
+   * theirs. The tree is encoded once they settle, while the walk goes on: a directory of large
+   * files does not hold it up.
+   */
+  pending: Array<Promise<void>>;
 }
 
 export interface BackupOutcome {
@@ -67,20 +71,34 @@ export async function storeSources(
     node,
     children: [],
     names: new Set(),
-    contents: [],
+    pending: [],
   });
   const addChild = (frame: Frame, node: TreeNode, path: string): void => {
     if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
     frame.names.add(node.name);
     frame.children.push(node);
   };
-  const closeFrame = async (frame: Frame, parent: Frame): Promise<void> => {
-    await Promise.all(frame.contents);
+  /** `work` completes a child of `frame`; the frame's tree waits for it. */
+  const awaitChild = (frame: Frame, work: Promise<void>): void => {
+    // Awaited by the frame; a failure before then (an abort) must not go unhandled.
+    work.catch(() => undefined);
+    frame.pending.push(work);
+  };
+  const storeTree = async (frame: Frame): Promise<string> => {
+    await Promise.all(frame.pending);
     const data = encodeTree(frame.children);
     const id = blobId(deps.idKey, data);
     await writer.save('tree', id, [data]);
+    return id;
+  };
+  const closeFrame = (frame: Frame, parent: Frame): void => {
+    // In its place among the parent's children now; its subtree id once its own children settle.
+    const node: TreeNode = { ...frame.node };
+    addChild(parent, node, frame.segments.join('/'));
     counts.dirs++;
-    addChild(parent, { ...frame.node, subtree: id }, frame.segments.join('/'));
+    awaitChild(parent, storeTree(frame).then((id) => {
+      node.subtree = id;
+    }));
   };
   const directory = (name: string, mode = 0o755, mtime = now): TreeNode => ({ name, type: 'dir', mode, mtime, size: 0 });
 
@@ -102,7 +120,7 @@ export async function storeSources(
       // Leave the directories this entry is not inside; they are complete.
       while (stack.length > 1 && !isPrefix(top().segments, dirSegments)) {
         const done = stack.pop()!;
-        await closeFrame(done, top());
+        closeFrame(done, top());
       }
       if (stack.length === 1) throw outOfOrder(currentPath);
       // Directories a source did not list explicitly are created with default metadata.
@@ -122,7 +140,7 @@ export async function storeSources(
         const before = await parents.node(segments);
         const stored = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
         if (!stored) continue;
-        if (stored.content) top().contents.push(stored.content);
+        if (stored.content) awaitChild(top(), stored.content);
         counts.bytesTotal += node.size;
       }
       addChild(top(), node, currentPath);
@@ -130,13 +148,10 @@ export async function storeSources(
     }
     while (stack.length > 1) {
       const done = stack.pop()!;
-      await closeFrame(done, top());
+      closeFrame(done, top());
     }
   }
-  await Promise.all(root.contents);
-  const rootData = encodeTree(root.children);
-  const tree = blobId(deps.idKey, rootData);
-  await writer.save('tree', tree, [rootData]);
+  const tree = await storeTree(root);
   progress.final();
   return { tree, summary: { ...counts, warnings: warnings.length, complete: warnings.length === 0 }, warnings };
 }
@@ -185,12 +200,11 @@ async function storeFile(
   node.size = size;
   if (before?.type === 'file') counts.filesChanged++;
   else counts.filesNew++;
-  const content = Promise.all(ids).then((list) => {
-    node.content = list;
-  });
-  // Awaited when the directory closes; an earlier failure (an abort) must not leave it unhandled.
-  content.catch(() => undefined);
-  return { content };
+  return {
+    content: Promise.all(ids).then((list) => {
+      node.content = list;
+    }),
+  };
 }
 
 /** Marks errors raised by the source while reading, so they become warnings rather than failures. */
