@@ -138,7 +138,7 @@ export class BlobWriter {
     if (builder.blobs.length === 0) return;
     this.builders[type] = this.newBuilder();
     const pack = builder.finish(this.keys.encryption);
-    this.bytesAdded += pack.size - builder.size;
+    this.bytesAdded += pack.bytes.length - builder.size;
     await this.uploading.acquire();
     this.track(
       (async () => {
@@ -149,7 +149,7 @@ export class BlobWriter {
             // A settled put no longer reads the bytes, whatever its outcome.
             this.spareBuffers.push(pack.buffer);
           }
-          const indexed: IndexedPack = { id: pack.id, size: pack.size, blobs: pack.blobs };
+          const indexed: IndexedPack = { id: pack.id, size: pack.bytes.length, blobs: pack.blobs };
           this.index.addPack(indexed);
           for (const blob of pack.blobs) this.pending.delete(blob.id);
           this.unindexed.push(indexed);

@@ -63,7 +63,7 @@ export class PackBuilder {
    * Seals the header after the blobs and returns the pack's bytes and id. `buffer` is what the
    * bytes view: the caller may reuse it for another pack once nothing reads them any more.
    */
-  finish(key: Buffer): { id: string; bytes: Buffer; size: number; blobs: PackedBlob[]; buffer: Buffer } {
+  finish(key: Buffer): { id: string; bytes: Buffer; blobs: PackedBlob[]; buffer: Buffer } {
     const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY);
     this.blobs.forEach((blob, i) => {
       const at = i * HEADER_ENTRY;
@@ -76,9 +76,8 @@ export class PackBuilder {
     this.makeRoom(sealedHeader.length + 4);
     this.buffer.set(sealedHeader, this.size);
     this.buffer.writeUInt32LE(sealedHeader.length, this.size + sealedHeader.length);
-    const size = this.size + sealedHeader.length + 4;
-    const bytes = this.buffer.subarray(0, size);
-    return { id: createHash('sha256').update(bytes).digest('hex'), bytes, size, blobs: this.blobs, buffer: this.buffer };
+    const bytes = this.buffer.subarray(0, this.size + sealedHeader.length + 4);
+    return { id: createHash('sha256').update(bytes).digest('hex'), bytes, blobs: this.blobs, buffer: this.buffer };
   }
 }
 

@@ -76,7 +76,7 @@ async function repack(store: BlobStore, keys: MasterKeys, packs: Array<{ id: str
     await store.put(packKey(pack.id), [pack.bytes]);
     // The put is done with the bytes: the next pack may fill the same buffer.
     builder = new PackBuilder(pack.buffer);
-    written.push({ id: pack.id, size: pack.size, blobs: pack.blobs });
+    written.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
   };
   for (const pack of packs) {
     for (const blob of pack.blobs) {

@@ -80,11 +80,7 @@ export class SealPool {
       const { packed } = await this.send({ op: 'compress', data, zstdLevel });
       return consume(packed ? [FLAG_ZSTD, packed] : [FLAG_RAW, data]);
     }
-    return this.withSlot(parts, async (slot, view) => {
-      const reply = await this.send({ op: 'compress', slot, length, zstdLevel });
-      // Raw, the data is still in the slot; `parts` are not held past the copy (see BlobWriter.save).
-      return consume(reply.length === undefined ? [FLAG_RAW, view.subarray(0, length)] : [FLAG_ZSTD, view.subarray(0, reply.length)]);
-    });
+    return this.withSlot(parts, async (slot, view) => consume(await this.compressSlot(slot, view, length, zstdLevel)));
   }
 
   /**
@@ -103,10 +99,16 @@ export class SealPool {
     return this.withSlot(parts, async (slot, view) => {
       const id = (await this.send({ op: 'hash', slot, length })).blobId!;
       if (!claim(id)) return id;
-      const reply = await this.send({ op: 'compress', slot, length, zstdLevel });
-      consume(id, reply.length === undefined ? [FLAG_RAW, view.subarray(0, length)] : [FLAG_ZSTD, view.subarray(0, reply.length)]);
+      consume(id, await this.compressSlot(slot, view, length, zstdLevel));
       return id;
     });
+  }
+
+  /** The stored form of the `length` bytes in `slot`, which stays in the slot. */
+  private async compressSlot(slot: number, view: Uint8Array, length: number, zstdLevel: number): Promise<Uint8Array[]> {
+    const reply = await this.send({ op: 'compress', slot, length, zstdLevel });
+    // Raw, the data is still in the slot; `parts` are not held past the copy (see BlobWriter.save).
+    return reply.length === undefined ? [FLAG_RAW, view.subarray(0, length)] : [FLAG_ZSTD, view.subarray(0, reply.length)];
   }
 
   /** Authenticates, decompresses and checks a blob against its id; damage is REPO_CORRUPT naming `what`. */
