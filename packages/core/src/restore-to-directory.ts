@@ -186,17 +186,9 @@ class TreeWriter {
     if (this.symlinks.has(rel)) throw unsafe(rel, 'appears both as a symlink and as a file');
     if (this.dirs.has(rel)) throw unsafe(rel, 'appears both as a directory and as a file');
     const abs = this.abs(segments);
-    let content: AsyncIterable<Uint8Array> | Uint8Array[] = entry.open();
-    if (entry.size <= SMALL_FILE) {
-      const parts: Uint8Array[] = [];
-      for await (const chunk of content) parts.push(chunk);
-      throwIfAborted(signal);
-      if (writeSmallFileSync(abs, parts, entry)) {
-        onBytes(parts.reduce((sum, part) => sum + part.byteLength, 0));
-        return;
-      }
-      content = parts;
-    }
+    // Each chunk is written out before the next is read, so its memory can be reused.
+    const content = entry.open({ reuseChunks: true });
+    if (entry.size <= SMALL_FILE && (await writeSmallFileSync(abs, content, entry, signal, onBytes))) return;
     const { handle, temp } = await this.openFile(abs);
     let complete = false;
     try {
@@ -311,12 +303,18 @@ class TreeWriter {
 }
 
 /**
- * Writes a small file with blocking calls: five syscalls of a few microseconds each cost less than
- * five trips through the thread pool, and restores are mostly small files. Same flags and the same
- * fd-based chmod and utimes as the async path; false (nothing written) when the open needs the
- * async path's handling of what is already there.
+ * Writes a small file with blocking calls as its chunks come: five syscalls of a few microseconds
+ * each cost less than five trips through the thread pool, and restores are mostly small files.
+ * Same flags and the same fd-based chmod and utimes as the async path; false (nothing written,
+ * `content` not started) when the open needs the async path's handling of what is already there.
  */
-function writeSmallFileSync(abs: string, parts: Uint8Array[], entry: RestoreEntry): boolean {
+async function writeSmallFileSync(
+  abs: string,
+  content: AsyncIterable<Uint8Array>,
+  entry: RestoreEntry,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<boolean> {
   let fd: number;
   try {
     fd = openSync(abs, FILE_FLAGS | constants.O_EXCL, 0o600);
@@ -325,15 +323,19 @@ function writeSmallFileSync(abs: string, parts: Uint8Array[], entry: RestoreEntr
   }
   let complete = false;
   try {
-    for (const part of parts) {
-      for (let offset = 0; offset < part.byteLength; ) offset += writeSync(fd, part, offset, part.byteLength - offset);
+    for await (const chunk of content) {
+      throwIfAborted(signal);
+      fsSync(abs, () => {
+        for (let offset = 0; offset < chunk.byteLength; ) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
+      });
+      onBytes(chunk.byteLength);
     }
-    fchmodSync(fd, entry.mode & 0o7777);
     const seconds = entry.mtimeMs / 1000;
-    futimesSync(fd, seconds, seconds);
+    fsSync(abs, () => {
+      fchmodSync(fd, entry.mode & 0o7777);
+      futimesSync(fd, seconds, seconds);
+    });
     complete = true;
-  } catch (error) {
-    throw toUnwritable(abs, error);
   } finally {
     closeSync(fd);
     if (!complete) removeHalfWritten(abs);
@@ -355,6 +357,15 @@ async function lstatOrUndefined(abs: string) {
     return await lstat(abs);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
+    throw toUnwritable(abs, error);
+  }
+}
+
+/** As `fsCall`, for blocking calls. */
+function fsSync(abs: string, call: () => void): void {
+  try {
+    call();
+  } catch (error) {
     throw toUnwritable(abs, error);
   }
 }

@@ -4,7 +4,7 @@ import { blobId, unseal, type MasterKeys } from './crypto.js';
 import { RepositoryError, TargetError } from './errors.js';
 import { packKey } from './layout.js';
 import type { BlobLocation, MasterIndex } from './master-index.js';
-import type { SealPool } from './seal-pool.js';
+import type { LentBlob, SealPool } from './seal-pool.js';
 
 /** Small blobs are read as part of a window of their pack: neighbours are usually read next. */
 const WINDOW_BYTES = 4 * 1024 * 1024;
@@ -34,13 +34,25 @@ export class BlobReader {
   ) {}
 
   async read(id: string): Promise<Buffer> {
+    const { location, envelope, what } = await this.locate(id);
+    if (this.pool) return this.pool.open(envelope, id, location.rawLength, what);
+    return this.open(id, envelope, what);
+  }
+
+  /** As `read`, but the plaintext may be lent from the pool's memory: call `release()` once done with `data`. */
+  async lend(id: string): Promise<LentBlob> {
+    if (!this.pool) return { data: await this.read(id), release: () => {} };
+    const { location, envelope, what } = await this.locate(id);
+    return this.pool.openInSlot(envelope, id, location.rawLength, what);
+  }
+
+  private async locate(id: string): Promise<{ location: BlobLocation; envelope: Buffer; what: string }> {
     const location = this.index.get(id);
     if (!location) throw new RepositoryError('REPO_CORRUPT', `blob ${id.slice(0, 12)} is not in any index; run \`cairn check\``);
     const what = `blob ${id.slice(0, 12)} in pack ${location.pack.slice(0, 12)}`;
     const envelope = await this.envelope(location);
     if (envelope.length !== location.length) throw new RepositoryError('REPO_CORRUPT', `${what} is truncated`);
-    if (this.pool) return this.pool.open(envelope, id, location.rawLength, what);
-    return this.open(id, envelope, what);
+    return { location, envelope, what };
   }
 
   /** Authenticates, decompresses and verifies an envelope already in memory. */

@@ -34,5 +34,14 @@ export interface SourceEntry extends EntryBase {
 /** What restore hands to a source: the stored node, with its content as a stream. */
 export interface RestoreEntry extends EntryBase {
   /** Streams the content of a file, verified chunk by chunk. Call at most once. */
-  open: () => AsyncIterable<Uint8Array>;
+  open: (options?: OpenContentOptions) => AsyncIterable<Uint8Array>;
+}
+
+export interface OpenContentOptions {
+  /**
+   * The caller is done with each chunk once it asks for the next one (or stops reading), so the
+   * chunk's memory may then be reused for another: no new buffer per chunk. For callers that write
+   * each chunk out before reading on, as a restore to disk does; one that keeps chunks must not ask.
+   */
+  reuseChunks?: boolean;
 }

@@ -5,7 +5,7 @@ import { RepositoryError } from './errors.js';
 
 interface Reply {
   id: number;
-  /** Length of the compressed form a `compress` wrote into its slot (none: keep the data raw). */
+  /** Length of the compressed form a `compress` wrote into its slot (none: keep the data raw), or of the plaintext an `open` into its slot. */
   length?: number;
   /** The compressed form of data sent in a buffer of its own (none: keep it raw). */
   packed?: Uint8Array;
@@ -41,7 +41,8 @@ export class SealPool {
   private readonly waiting = new Map<number, Waiter>();
   private readonly slots: SharedArrayBuffer;
   private readonly freeSlots: number[];
-  private readonly slotWaiters: Array<() => void> = [];
+  /** Given a slot, or undefined when the pool failed. */
+  private readonly slotWaiters: Array<(slot: number | undefined) => void> = [];
   private nextId = 0;
   private failure: Error | undefined;
 
@@ -116,6 +117,31 @@ export class SealPool {
     return toBuffer((await this.unseal('open', envelope, blobId, rawLength, what)).plain!);
   }
 
+  /**
+   * As `open`, but the plaintext stays in a slot, lent: `data` is valid until `release()`, which
+   * must follow. A restore writes blobs out and is done with them, so this spares it a new buffer
+   * per blob (and the collections they caused). Blobs too large for a slot come as `open` does.
+   */
+  async openInSlot(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<LentBlob> {
+    if (envelope.length > SLOT_BYTES || rawLength > SLOT_BYTES) return { data: await this.open(envelope, blobId, rawLength, what), release: () => {} };
+    const slot = await this.acquireSlot();
+    try {
+      const view = this.slotView(slot);
+      view.set(envelope);
+      const { length } = await this.send({ op: 'open', slot, length: envelope.length, blobId, rawLength, intoSlot: true });
+      let released = false;
+      const release = (): void => {
+        if (!released) this.releaseSlot(slot);
+        released = true;
+      };
+      return { data: view.subarray(0, length), release };
+    } catch (error) {
+      this.releaseSlot(slot);
+      if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
+      throw error;
+    }
+  }
+
   /** As `open`, for `check`: the plaintext stays in the worker, so it never becomes garbage here. */
   async verify(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<void> {
     await this.unseal('verify', envelope, blobId, rawLength, what);
@@ -138,14 +164,9 @@ export class SealPool {
 
   /** Copies `parts`, one after the other, into a free slot for the length of `work`; the slot is free again however `work` ends. */
   private async withSlot<T>(parts: readonly Uint8Array[], work: (slot: number, view: Uint8Array) => Promise<T>): Promise<T> {
-    let slot = this.freeSlots.pop();
-    while (slot === undefined) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-      slot = this.freeSlots.pop();
-    }
+    const slot = await this.acquireSlot();
     try {
-      const view = new Uint8Array(this.slots, slot * SLOT_BYTES, SLOT_BYTES);
+      const view = this.slotView(slot);
       let at = 0;
       for (const part of parts) {
         view.set(part, at);
@@ -153,9 +174,32 @@ export class SealPool {
       }
       return await work(slot, view);
     } finally {
-      this.freeSlots.push(slot);
-      this.slotWaiters.shift()?.();
+      this.releaseSlot(slot);
     }
+  }
+
+  /**
+   * A free slot, first come first served: a freed slot goes straight to the longest waiter. Lent
+   * plaintexts (`openInSlot`) hold theirs until their reader is done, and that order is what
+   * guarantees each reader's next blob a slot before anyone's later ones.
+   */
+  private async acquireSlot(): Promise<number> {
+    if (this.failure) throw this.failure;
+    const free = this.slotWaiters.length === 0 ? this.freeSlots.pop() : undefined;
+    if (free !== undefined) return free;
+    const slot = await new Promise<number | undefined>((resolve) => this.slotWaiters.push(resolve));
+    if (slot === undefined) throw this.failure;
+    return slot;
+  }
+
+  private releaseSlot(slot: number): void {
+    const waiter = this.slotWaiters.shift();
+    if (waiter) waiter(slot);
+    else this.freeSlots.push(slot);
+  }
+
+  private slotView(slot: number): Buffer {
+    return Buffer.from(this.slots, slot * SLOT_BYTES, SLOT_BYTES);
   }
 
   private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
@@ -189,9 +233,14 @@ export class SealPool {
     this.failure = error;
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
-    // Requests waiting for a slot see the failure when they wake.
-    for (const wake of this.slotWaiters.splice(0)) wake();
+    for (const wake of this.slotWaiters.splice(0)) wake(undefined);
   }
+}
+
+/** A blob's plaintext in memory that is only borrowed: give it back with `release()` once done with `data`. */
+export interface LentBlob {
+  data: Buffer;
+  release: () => void;
 }
 
 /** An operation the worker refused (bad data), as opposed to the worker itself failing. */

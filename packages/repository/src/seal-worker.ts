@@ -27,7 +27,7 @@ interface Input {
 type Request =
   | ({ op: 'hash'; id: number } & Input)
   | ({ op: 'compress'; id: number; zstdLevel: number } & Input)
-  | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number } & Input);
+  | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number; intoSlot?: boolean } & Input);
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
@@ -40,7 +40,7 @@ parentPort!.on('message', (request: Request) => {
     const input = slot ? slot.subarray(0, request.length) : (request.data ?? request.envelope)!;
     if (request.op === 'hash') parentPort!.postMessage({ id: request.id, blobId: createHmac('sha256', idKey).update(input).digest('hex') });
     else if (request.op === 'compress') compress(request.id, input, request.zstdLevel, slot);
-    else open(request.id, input, request.blobId, request.rawLength, request.op === 'open');
+    else open(request.id, input, request.blobId, request.rawLength, request.op === 'open' ? (request.intoSlot && slot ? slot : 'message') : 'verdict');
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
   }
@@ -63,7 +63,8 @@ function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: 
   }
 }
 
-function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: boolean): void {
+/** `reply`: the plaintext goes back in its own buffer ('message'), into the envelope's slot (a Buffer), or not at all ('verdict'). */
+function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: 'message' | 'verdict' | Buffer): void {
   if (envelope.length < 29) throw new Error('truncated');
   const decipher = createDecipheriv('aes-256-gcm', key, envelope.subarray(0, 12));
   decipher.setAuthTag(envelope.subarray(envelope.length - 16));
@@ -87,8 +88,14 @@ function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength
     }
   } else throw new Error(`has unknown compression ${stored[0]}`);
   if (createHmac('sha256', idKey).update(plain).digest('hex') !== blobId) throw new Error('does not match its id');
-  if (!reply) {
+  if (reply === 'verdict') {
     parentPort!.postMessage({ id: requestId });
+    return;
+  }
+  if (reply !== 'message') {
+    // The envelope in the slot has been read whole (decipher output is a buffer of its own).
+    if (plain.length > reply.length) throw new Error(`is larger (${plain.length} bytes) than a slot`);
+    parentPort!.postMessage({ id: requestId, length: plain.copy(reply) });
     return;
   }
   // Handed over without a copy when the plaintext is (nearly) all of its own buffer, as zstd's

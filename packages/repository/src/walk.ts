@@ -1,4 +1,5 @@
 import type { BlobReader } from './blob-reader.js';
+import type { LentBlob } from './seal-pool.js';
 import type { EntryBase, RestoreEntry } from './entry.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { decodeTree, isSafeName, type TreeNode } from './tree.js';
@@ -69,7 +70,7 @@ async function treeBytes(reader: BlobReader, treeId: string, signal?: AbortSigna
 }
 
 function toEntry(reader: BlobReader, node: TreeNode, path: string): RestoreEntry {
-  return { ...entryOf(node, path), open: () => readContent(reader, node.content ?? []) };
+  return { ...entryOf(node, path), open: (options) => readContent(reader, node.content ?? [], options?.reuseChunks) };
 }
 
 function entryOf(node: TreeNode, path: string): EntryBase {
@@ -79,21 +80,35 @@ function entryOf(node: TreeNode, path: string): EntryBase {
   return entry;
 }
 
-/** Streams a file's chunks in order, fetching a few ahead so storage latency overlaps with writing. */
-export async function* readContent(reader: BlobReader, ids: string[]): AsyncGenerator<Uint8Array> {
-  const ahead: Array<Promise<Buffer>> = [];
+/**
+ * Streams a file's chunks in order, fetching a few ahead so storage latency overlaps with writing.
+ * With `reuseChunks`, chunks are lent (see BlobReader.lend) and each is given back when the caller
+ * asks for the next one or stops.
+ */
+export async function* readContent(reader: BlobReader, ids: string[], reuseChunks = false): AsyncGenerator<Uint8Array> {
+  const ahead: Array<Promise<LentBlob>> = [];
   let next = 0;
   const fill = (): void => {
     while (ahead.length < READ_AHEAD && next < ids.length) {
-      const read = reader.read(ids[next++]!);
+      const id = ids[next++]!;
+      const read = reuseChunks ? reader.lend(id) : reader.read(id).then((data) => ({ data, release: () => {} }));
       read.catch(() => undefined); // observed when awaited below; this stops an early exit leaving it unhandled
       ahead.push(read);
     }
   };
   fill();
-  while (ahead.length > 0) {
-    const chunk = await ahead.shift()!;
-    fill();
-    yield chunk;
+  try {
+    while (ahead.length > 0) {
+      const chunk = await ahead.shift()!;
+      fill();
+      try {
+        yield chunk.data;
+      } finally {
+        chunk.release();
+      }
+    }
+  } finally {
+    // Stopped early: what was read ahead goes back as it arrives.
+    for (const read of ahead.splice(0)) read.then((chunk) => chunk.release(), () => undefined);
   }
 }

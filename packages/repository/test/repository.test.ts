@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { Repository } from '../src/index.js';
+import { Repository, type RestoreEntry, type Snapshot } from '../src/index.js';
 import { openWithPassword } from '../src/keys.js';
 import { LOCKS_PREFIX } from '../src/layout.js';
 import { putJson } from '../src/objects.js';
@@ -16,6 +16,13 @@ const tree: MemoryFile[] = [
   { path: 'link', type: 'symlink', linkTarget: '../outside/target' },
   { path: 'big.bin', data: randomData(1, 3 * 1024 * 1024 + 17) },
 ];
+
+/** The file entries of a snapshot, each to be opened once. */
+async function reopen(repo: Repository, snapshot: Snapshot): Promise<RestoreEntry[]> {
+  const entries: RestoreEntry[] = [];
+  for await (const entry of repo.walk(snapshot)) if (entry.type === 'file') entries.push(entry);
+  return entries;
+}
 
 async function backup(repo: Repository, files: MemoryFile[], opened: string[] = [], time?: Date) {
   return repo.backup([{ name: 'data', kind: 'test', description: 'test data', entries: entriesOf(files, opened) }], { time, host: 'test-host' });
@@ -59,6 +66,31 @@ describe('Repository', () => {
     expect(second.summary.bytesAdded).toBeLessThan(5 * 1024 * 1024);
     const restored = await collect(repo.walk(second));
     expect(restored.get('data/f.bin')!.data!.equals(changed)).toBe(true);
+  });
+
+  it('lends chunks to readers that reuse them, each given back as its reader moves on or stops', async () => {
+    const { repo } = await newRepository();
+    // More files read at once, each several chunks long with read-ahead, than the pool has slots.
+    const files = Array.from({ length: 8 }, (_, i) => ({ path: `f${i}.bin`, data: randomData(40 + i, 3 * 1024 * 1024 + i) }));
+    const snapshot = await backup(repo, files);
+    const entries = await reopen(repo, snapshot);
+    const readAll = async (entry: RestoreEntry): Promise<Buffer> => {
+      const copies: Buffer[] = [];
+      for await (const chunk of entry.open({ reuseChunks: true })) copies.push(Buffer.from(chunk)); // a copy: the chunk is only lent
+      return Buffer.concat(copies);
+    };
+    const read = await Promise.all(entries.map(readAll));
+    for (const [i, file] of files.entries()) expect(read[i]!.equals(file.data)).toBe(true);
+
+    // Readers that stop after one chunk give back what they read ahead: another full pass still goes through.
+    for (const entry of await reopen(repo, snapshot)) {
+      for await (const chunk of entry.open({ reuseChunks: true })) {
+        expect(chunk.length).toBeGreaterThan(0);
+        break;
+      }
+    }
+    const again = await Promise.all((await reopen(repo, snapshot)).map(readAll));
+    for (const [i, file] of files.entries()) expect(again[i]!.equals(file.data)).toBe(true);
   });
 
   it('finds snapshots by prefix, latest and point in time', async () => {

@@ -141,6 +141,39 @@ describe('SealPool', () => {
       }
     });
 
+    it('lends plaintexts in slots until given back, first come first served', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1, 2);
+      try {
+        const blobs = Array.from({ length: 3 }, (_, i) => randomData(20 + i, 100_000 + i));
+        const envelopes = await Promise.all(blobs.map((data) => sealVia(pool, keys, [data])));
+        const open = (i: number) => pool.openInSlot(envelopes[i]!, blobId(keys.id, blobs[i]!), blobs[i]!.length, 'test blob');
+        const [first, second] = await Promise.all([open(0), open(1)]);
+        expect(first.data.equals(blobs[0]!)).toBe(true);
+        expect(second.data.equals(blobs[1]!)).toBe(true);
+        // Both slots are lent: the third waits until one comes back, then takes that very slot.
+        let third: Awaited<ReturnType<typeof open>> | undefined;
+        const waiting = open(2).then((lent) => (third = lent));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(third).toBeUndefined();
+        first.release();
+        first.release(); // a second release must not free the slot twice
+        await waiting;
+        expect(third!.data.equals(blobs[2]!)).toBe(true);
+        expect(second.data.equals(blobs[1]!)).toBe(true); // still lent, still intact
+        second.release();
+        third!.release();
+        // A damaged blob is refused and its slot given back: both slots serve the next two.
+        const damaged = Buffer.from(envelopes[0]!);
+        damaged[20]! ^= 1;
+        await expect(pool.openInSlot(damaged, blobId(keys.id, blobs[0]!), blobs[0]!.length, 'test blob')).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
+        const both = await Promise.all([open(0), open(1)]);
+        expect(both.map((lent) => lent.data.length)).toEqual([blobs[0]!.length, blobs[1]!.length]);
+      } finally {
+        await pool.close();
+      }
+    });
+
     it('takes blobs larger than a slot through their own buffers', async () => {
       const keys = generateMasterKeys();
       const pool = new SealPool(keys, 1, 1);
