@@ -19,6 +19,18 @@ interface Window {
 }
 
 /**
+ * Where one blob of a reader's read-ahead stands in line for a pool slot: it asks for one only
+ * `after` the blob before it has one, and calls `seated` once it has one (or needs none). The
+ * slots a reader holds are then always its next blobs, so the reader can always go on. Taken as
+ * envelopes arrive instead, a reader's later blobs could hold every slot while the readers all
+ * wait for their first ones (a remote store answers ranged reads in any order).
+ */
+export interface SlotTurn {
+  after: Promise<void>;
+  seated: () => void;
+}
+
+/**
  * Reads blobs back: a ranged read of the envelope (small ones through a window of their pack),
  * then authenticate, decompress and check that the plaintext still hashes to the blob's id, so a
  * mixed-up index cannot go unnoticed. With a pool, that work runs on worker threads.
@@ -39,11 +51,19 @@ export class BlobReader {
     return this.open(id, envelope, what);
   }
 
-  /** As `read`, but the plaintext may be lent from the pool's memory: call `release()` once done with `data`. */
-  async lend(id: string): Promise<LentBlob> {
-    if (!this.pool) return { data: await this.read(id), release: () => {} };
-    const { location, envelope, what } = await this.locate(id);
-    return this.pool.openInSlot(envelope, id, location.rawLength, what);
+  /**
+   * As `read`, but the plaintext may be lent from the pool's memory: call `release()` once done
+   * with `data`. A reader that lends several blobs ahead passes each one's `turn` (see SlotTurn).
+   */
+  async lend(id: string, turn?: SlotTurn): Promise<LentBlob> {
+    try {
+      if (!this.pool) return { data: await this.read(id), release: () => {} };
+      const { location, envelope, what } = await this.locate(id);
+      await turn?.after;
+      return await this.pool.openInSlot(envelope, id, location.rawLength, what, turn?.seated);
+    } finally {
+      turn?.seated(); // failed, or lent without a slot: the blobs after it must not wait for one
+    }
   }
 
   private async locate(id: string): Promise<{ location: BlobLocation; envelope: Buffer; what: string }> {

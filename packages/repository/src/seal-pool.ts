@@ -121,10 +121,15 @@ export class SealPool {
    * As `open`, but the plaintext stays in a slot, lent: `data` is valid until `release()`, which
    * must follow. A restore writes blobs out and is done with them, so this spares it a new buffer
    * per blob (and the collections they caused). Blobs too large for a slot come as `open` does.
+   * `seated` is called once the blob holds its slot (or needs none).
    */
-  async openInSlot(envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<LentBlob> {
-    if (envelope.length > SLOT_BYTES || rawLength > SLOT_BYTES) return { data: await this.open(envelope, blobId, rawLength, what), release: () => {} };
+  async openInSlot(envelope: Uint8Array, blobId: string, rawLength: number, what: string, seated?: () => void): Promise<LentBlob> {
+    if (envelope.length > SLOT_BYTES || rawLength > SLOT_BYTES) {
+      seated?.();
+      return { data: await this.open(envelope, blobId, rawLength, what), release: () => {} };
+    }
     const slot = await this.acquireSlot();
+    seated?.();
     try {
       const view = this.slotView(slot);
       view.set(envelope);
@@ -180,8 +185,8 @@ export class SealPool {
 
   /**
    * A free slot, first come first served: a freed slot goes straight to the longest waiter. Lent
-   * plaintexts (`openInSlot`) hold theirs until their reader is done, and that order is what
-   * guarantees each reader's next blob a slot before anyone's later ones.
+   * plaintexts (`openInSlot`) hold theirs until their reader is done; readers ask for slots in
+   * their own order (SlotTurn in blob-reader.ts), so every slot holder can go on and give it back.
    */
   private async acquireSlot(): Promise<number> {
     if (this.failure) throw this.failure;

@@ -88,10 +88,17 @@ function entryOf(node: TreeNode, path: string): EntryBase {
 export async function* readContent(reader: BlobReader, ids: string[], reuseChunks = false): AsyncGenerator<Uint8Array> {
   const ahead: Array<Promise<LentBlob>> = [];
   let next = 0;
+  let lastSeated = Promise.resolve();
+  const lend = (id: string): Promise<LentBlob> => {
+    const after = lastSeated;
+    let seated!: () => void;
+    lastSeated = new Promise((resolve) => (seated = resolve));
+    return reader.lend(id, { after, seated });
+  };
   const fill = (): void => {
     while (ahead.length < READ_AHEAD && next < ids.length) {
       const id = ids[next++]!;
-      const read = reuseChunks ? reader.lend(id) : reader.read(id).then((data) => ({ data, release: () => {} }));
+      const read = reuseChunks ? lend(id) : reader.read(id).then((data) => ({ data, release: () => {} }));
       read.catch(() => undefined); // observed when awaited below; this stops an early exit leaving it unhandled
       ahead.push(read);
     }

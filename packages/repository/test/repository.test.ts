@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { Repository, type RestoreEntry, type Snapshot } from '../src/index.js';
+import { Repository, type BlobStore, type RestoreEntry, type Snapshot } from '../src/index.js';
 import { openWithPassword } from '../src/keys.js';
 import { LOCKS_PREFIX } from '../src/layout.js';
 import { putJson } from '../src/objects.js';
@@ -92,6 +92,33 @@ describe('Repository', () => {
     const again = await Promise.all((await reopen(repo, snapshot)).map(readAll));
     for (const [i, file] of files.entries()) expect(again[i]!.equals(file.data)).toBe(true);
   });
+
+  it('lends chunks to many readers whose reads complete out of order', async () => {
+    const { repo, store } = await newRepository();
+    const files = Array.from({ length: 8 }, (_, i) => ({ path: `f${i}.bin`, data: randomData(60 + i, 4 * 1024 * 1024 + i) }));
+    const snapshot = await backup(repo, files);
+    // A remote store answers ranged reads in any order: here every other one comes late, so each
+    // reader's read-ahead arrives before the chunk it needs first. Were slots taken in arrival
+    // order, the read-ahead would hold them all while every reader waits for its first chunk.
+    let ranged = 0;
+    const slow: BlobStore = {
+      ...store,
+      get: async (key, options) => {
+        if (options?.range && ranged++ % 2 === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        return store.get(key, options);
+      },
+    };
+    const reader = await Repository.open(slow, { password: 'correct horse' });
+    const read = await Promise.all(
+      (await reopen(reader, snapshot)).map(async (entry) => {
+        const copies: Buffer[] = [];
+        for await (const chunk of entry.open({ reuseChunks: true })) copies.push(Buffer.from(chunk));
+        return Buffer.concat(copies);
+      }),
+    );
+    for (const [i, file] of files.entries()) expect(read[i]!.equals(file.data)).toBe(true);
+    await reader.close();
+  }, 20_000);
 
   it('finds snapshots by prefix, latest and point in time', async () => {
     const { repo } = await newRepository();
