@@ -10,6 +10,11 @@ import type { LentBlob, SealPool } from './seal-pool.js';
 const WINDOW_BYTES = 4 * 1024 * 1024;
 const WINDOWS_KEPT = 6;
 
+/** A blob this large is read with a range of its own, not through a window. */
+function readsAlone(length: number): boolean {
+  return length * 4 > WINDOW_BYTES;
+}
+
 interface Window {
   pack: string;
   offset: number;
@@ -95,7 +100,7 @@ export class BlobReader {
 
   private async readEnvelope(location: BlobLocation): Promise<Buffer> {
     const key = packKey(location.pack);
-    if (location.length * 4 > WINDOW_BYTES) {
+    if (readsAlone(location.length)) {
       return readAll(await this.store.get(key, { range: { offset: location.offset, length: location.length } }));
     }
     const end = location.offset + location.length;
@@ -109,8 +114,7 @@ export class BlobReader {
     // stopped (a store can then carry on with the same transfer, as FTP's does).
     const head = this.windows.find((w) => w.pack === location.pack && w.offset < location.offset && location.offset < w.offset + w.length);
     const offset = head ? head.offset + head.length : location.offset;
-    const packSize = this.index.packs.get(location.pack)?.size ?? end;
-    const length = Math.max(end - offset, Math.min(WINDOW_BYTES, packSize - offset));
+    const length = this.windowLength(location.pack, offset, end);
     const window: Window = {
       pack: location.pack,
       offset,
@@ -128,5 +132,20 @@ export class BlobReader {
       this.windows = this.windows.filter((w) => w !== window);
       throw error;
     }
+  }
+
+  /**
+   * How much of `pack` a window from `offset` reads: at least up to `end`, at most WINDOW_BYTES,
+   * and not into a blob read on its own or a window already read (those bytes would come twice).
+   */
+  private windowLength(pack: string, offset: number, end: number): number {
+    const info = this.index.packs.get(pack);
+    let stop = Math.min(offset + WINDOW_BYTES, info?.size ?? end);
+    const starts = [
+      ...(info?.blobs ?? []).filter((blob) => readsAlone(blob.length)).map((blob) => blob.offset),
+      ...this.windows.filter((window) => window.pack === pack).map((window) => window.offset),
+    ];
+    for (const at of starts) if (at >= end && at < stop) stop = at;
+    return Math.max(end, stop) - offset;
   }
 }
