@@ -2,7 +2,7 @@ import { ConfigError, redact } from '@cairn/core';
 import type { FtpTargetOptions } from './ftp-target.js';
 
 /**
- * Turns `ftp[s]://user[:password]@host[:port]/absolute/path[?insecure_skip_certificate_check=1]`
+ * Turns `ftp[s]://user[:password]@host[:port]/absolute/path[?connections=N&insecure_skip_certificate_check=1]`
  * into options. The path is absolute on the server (`ftp://ann@host/srv/backups` is
  * `/srv/backups`); parts are percent-decoded. Without a password in the URL, the one in
  * `CAIRN_TARGET_PASSWORD` is used.
@@ -36,8 +36,14 @@ export function parseFtpUrl(url: string, env: Readonly<Record<string, string | u
   if (!path.startsWith('/')) path = `/${path}`;
 
   let insecureSkipCertificateCheck = false;
+  let connections: number | undefined;
   for (const [name, value] of parsed.searchParams) {
-    if (name !== 'insecure_skip_certificate_check') fail(`unknown parameter "${name}" (known: insecure_skip_certificate_check)`);
+    if (name === 'connections') {
+      if (!/^\d+$/.test(value)) fail('connections must be a whole number');
+      connections = Number(value);
+      continue;
+    }
+    if (name !== 'insecure_skip_certificate_check') fail(`unknown parameter "${name}" (known: connections, insecure_skip_certificate_check)`);
     if (!['1', 'true', '0', 'false'].includes(value)) fail('insecure_skip_certificate_check must be 1 or 0');
     insecureSkipCertificateCheck = value === '1' || value === 'true';
   }
@@ -51,5 +57,6 @@ export function parseFtpUrl(url: string, env: Readonly<Record<string, string | u
     path,
     secure: scheme === 'ftps' ? 'explicit' : 'none',
     ...(insecureSkipCertificateCheck ? { insecureSkipCertificateCheck } : {}),
+    ...(connections !== undefined ? { connections } : {}),
   };
 }

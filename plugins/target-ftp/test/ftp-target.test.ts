@@ -46,6 +46,11 @@ describe('ftp URLs', () => {
     expect(() => parseFtpUrl('ftps://ann@host/x?verify=no')).toThrow(/unknown parameter "verify"/);
   });
 
+  it('takes the number of connections, a whole number', () => {
+    expect(parseFtpUrl('ftp://ann@host/x?connections=2')).toMatchObject({ connections: 2 });
+    expect(() => parseFtpUrl('ftp://ann@host/x?connections=many')).toThrow(/connections must be a whole number/);
+  });
+
   it('refuses a URL without a user, hiding any password in the message', () => {
     expect(() => parseFtpUrl('ftp://host/x')).toThrow(/names no user/);
     const error = (() => {
