@@ -124,9 +124,9 @@ describe('cairn with minio+http:// sources', () => {
   });
 
   it('a server that is down: exit 1 within seconds, one line saying it is unreachable', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const line = failsWithOneLine(await run(['backup', sourceUrl(source, '', `127.0.0.1:${await unusedPort()}`), '--repo', repo]));
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(performance.now() - started).toBeLessThan(15_000);
     expect(line).toMatch(/unreachable or stopped answering/);
   });
 });

@@ -192,9 +192,9 @@ describe('cairn with an sftp:// repository on OpenSSH', () => {
   });
 
   it('the server down: exit 1 within the retry window, one line saying it cannot be reached', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const line = failsWithOneLine(await run(['snapshots', '--repo', url('/srv/repo', knownHosts, server.user, `127.0.0.1:${await unusedPort()}`)]));
     expect(line).toMatch(/cannot connect to 127\.0\.0\.1:\d+ \(connection refused\)/);
-    expect(Date.now() - started).toBeLessThan(40_000);
+    expect(performance.now() - started).toBeLessThan(40_000);
   });
 });

@@ -34,7 +34,7 @@ describe('bullmqExecutor', () => {
 
   it('fails with one coded error within seconds when Redis cannot be reached, and leaves nothing open', async () => {
     const queue = bullmqJobQueue({ connection: nowhere, connectTimeoutMs: 1_000 });
-    const started = Date.now();
+    const started = performance.now();
     const error = await queue.enqueue({ job: 'docs' }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(QueueError);
     expect(error).toMatchObject({ code: 'QUEUE_UNAVAILABLE', plugin: 'bullmq' });
@@ -42,7 +42,7 @@ describe('bullmqExecutor', () => {
     expect((error as Error).message).not.toContain('s3cret');
     await expect(queue.process(async () => null)).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
     await expect(queue.get('x')).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     await queue.close();
     await expect(queue.enqueue({ job: 'docs' })).rejects.toMatchObject({ code: 'QUEUE_CLOSED' });
   });
@@ -63,9 +63,9 @@ describe('a worker whose Redis goes away', () => {
       // Gone for good: the worker says so instead of waiting forever.
       proxy.pause();
       proxy.cut();
-      const started = Date.now();
+      const started = performance.now();
       await expect(worker.stopped).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
-      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(performance.now() - started).toBeLessThan(15_000);
       await worker.close();
     } finally {
       proxy.resume();
@@ -118,11 +118,11 @@ export default defineConfig({
 
   it('cairn run --detach and cairn worker say in one line that Redis is down, within seconds', async () => {
     for (const args of [['run', 'docs', '--detach'], ['run', 'docs'], ['worker']]) {
-      const started = Date.now();
+      const started = performance.now();
       const result = await cairn([...args, '--config', 'redis-down.config.mjs']);
       expect(result.code, result.err).toBe(1);
       expect(result.err).toMatch(/^cairn: \[bullmq\] cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 \(.*\): start Redis or fix the executor's connection\n$/);
-      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(performance.now() - started).toBeLessThan(20_000);
     }
   });
 

@@ -89,20 +89,20 @@ describe('emailNotifier, against a real SMTP server (STARTTLS, login)', () => {
 
   it('reports a wrong password as a coded error without the password, and does not retry it', async () => {
     const wrong = 'the-wrong-smtp-password';
-    const started = Date.now();
+    const started = performance.now();
     const error = await emailNotifier(options({ password: wrong })).notify(base, pluginContext()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CairnError);
     expect((error as CairnError).code).toBe('NOTIFY_FAILED');
     expect((error as Error).message).toContain(`the mail server ${env.CAIRN_TEST_SMTP_HOST}:${env.CAIRN_TEST_SMTP_PORT} refused the login as "${env.CAIRN_TEST_SMTP_USER}" (535`);
     expect((error as Error).message).not.toContain(wrong);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('fails within seconds, after its retries, when the server is down', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const error = await emailNotifier({ ...options({ retries: 2, timeoutMs: 2000 }), smtp: `smtp://u@127.0.0.1:${await unusedPort()}` }).notify(base, pluginContext()).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/cannot reach the mail server 127\.0\.0\.1:\d+ \(.*ECONNREFUSED/);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('gives up a send at once when its caller aborts', async () => {
@@ -111,11 +111,11 @@ describe('emailNotifier, against a real SMTP server (STARTTLS, login)', () => {
     try {
       const { port } = silent.address() as { port: number };
       const controller = new AbortController();
-      const started = Date.now();
+      const started = performance.now();
       const sending = emailNotifier({ ...options({ timeoutMs: 60_000 }), smtp: `smtp://u@127.0.0.1:${port}` }).notify(base, pluginContext(controller.signal));
       setTimeout(() => controller.abort(new Error('deadline')), 200);
       await expect(sending).rejects.toThrow(`[email] sending through 127.0.0.1:${port} given up (Error: deadline)`);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(performance.now() - started).toBeLessThan(10_000);
     } finally {
       silent.close();
     }

@@ -348,9 +348,9 @@ describe('minio source: clear errors', () => {
   });
 
   it('a server that is down fails within seconds, saying it is unreachable', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const error = await backupFails({ port: await unusedPort() });
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(performance.now() - started).toBeLessThan(15_000);
     expect(error.code).toBe('SOURCE_UNREADABLE');
     expect(error.message).toMatch(/unreachable or stopped answering \(.*ECONNREFUSED.*\): check the host and port/);
     const restore = await restoreFails({ port: await unusedPort(), retries: 1 }, 'whatever-bucket');
@@ -360,9 +360,9 @@ describe('minio source: clear errors', () => {
   it('a server that accepts and never answers fails after the timeout', async () => {
     const silent = await silentServer();
     try {
-      const started = Date.now();
+      const started = performance.now();
       const error = await backupFails({ port: silent.port, timeoutMs: 500, retries: 1 });
-      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(performance.now() - started).toBeLessThan(10_000);
       expect(error.message).toMatch(/listing the bucket: .* (is unreachable or )?stopped answering/);
     } finally {
       await silent.close();
