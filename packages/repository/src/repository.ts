@@ -90,7 +90,7 @@ export class Repository {
   /** Stores the sources' entries as a new snapshot: packs, then index, then the snapshot itself. */
   async backup(sources: BackupSourceInput[], options: BackupOptions = {}): Promise<Snapshot> {
     const started = options.time ?? new Date();
-    const startedAt = Date.now();
+    const startedAt = performance.now(); // monotonic: a clock step must not change a duration
     return this.withLock(false, async () => {
       const index = await MasterIndex.load(this.store, this.keys.encryption);
       const reader = new BlobReader(this.store, this.keys, index);
@@ -117,7 +117,7 @@ export class Repository {
         tags: [...new Set(options.tags ?? [])],
         ...(parent ? { parent: parent.id } : {}),
         tree: outcome.tree,
-        summary: { ...outcome.summary, bytesAdded: writer.bytesAdded, blobsAdded: writer.blobsAdded, durationMs: Date.now() - startedAt },
+        summary: { ...outcome.summary, bytesAdded: writer.bytesAdded, blobsAdded: writer.blobsAdded, durationMs: Math.round(performance.now() - startedAt) },
         programVersion: PROGRAM_VERSION,
       };
       const id = await putJson(this.store, this.keys.encryption, SNAPSHOTS_PREFIX, snapshot);
