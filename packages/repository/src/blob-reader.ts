@@ -63,6 +63,7 @@ export class BlobReader {
   async lend(id: string, turn?: SlotTurn): Promise<LentBlob> {
     try {
       if (!this.pool) return { data: await this.read(id), release: () => {} };
+      this.pool.widen(); // a restore's main thread only writes files: decoding may have every core
       const { location, envelope, what } = await this.locate(id);
       await turn?.after;
       return await this.pool.openInSlot(envelope, id, location.rawLength, what, turn?.seated);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../src/compression.js';
 import { blobId, generateMasterKeys, seal, unseal, type MasterKeys } from '../src/crypto.js';
@@ -169,6 +170,33 @@ describe('SealPool', () => {
         await expect(pool.openInSlot(damaged, blobId(keys.id, blobs[0]!), blobs[0]!.length, 'test blob')).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
         const both = await Promise.all([open(0), open(1)]);
         expect(both.map((lent) => lent.data.length)).toEqual([blobs[0]!.length, blobs[1]!.length]);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('widens to a worker on every core, with two more slots for each, and lends from all of them', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1, 2);
+      try {
+        const added = availableParallelism() - 1;
+        const count = 2 + 2 * added;
+        const blobs = Array.from({ length: count + 1 }, (_, i) => randomData(40 + i, 50_000 + i));
+        const envelopes = await Promise.all(blobs.map((data) => sealVia(pool, keys, [data])));
+        const open = (i: number) => pool.openInSlot(envelopes[i]!, blobId(keys.id, blobs[i]!), blobs[i]!.length, 'test blob');
+        pool.widen();
+        pool.widen(); // once only
+        // Every slot can be lent at once, each blob intact, decoded by whichever worker got it.
+        const lent = await Promise.all(blobs.slice(0, count).map((_, i) => open(i)));
+        for (const [i, blob] of lent.entries()) expect(blob.data.equals(blobs[i]!)).toBe(true);
+        // And no more than that: the next one waits for a slot to come back.
+        let extra: Awaited<ReturnType<typeof open>> | undefined;
+        const waiting = open(count).then((blob) => (extra = blob));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(extra).toBeUndefined();
+        lent[0]!.release();
+        await waiting;
+        expect(extra!.data.equals(blobs[count]!)).toBe(true);
       } finally {
         await pool.close();
       }
