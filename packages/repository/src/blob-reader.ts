@@ -142,11 +142,12 @@ export class BlobReader {
   private windowLength(pack: string, offset: number, end: number): number {
     const info = this.index.packs.get(pack);
     let stop = Math.min(offset + WINDOW_BYTES, info?.size ?? end);
-    const starts = [
-      ...(info?.blobs ?? []).filter((blob) => readsAlone(blob.length)).map((blob) => blob.offset),
-      ...this.windows.filter((window) => window.pack === pack).map((window) => window.offset),
-    ];
-    for (const at of starts) if (at >= end && at < stop) stop = at;
+    for (const blob of info?.blobs ?? []) {
+      if (readsAlone(blob.length) && blob.offset >= end && blob.offset < stop) stop = blob.offset;
+    }
+    for (const window of this.windows) {
+      if (window.pack === pack && window.offset >= end && window.offset < stop) stop = window.offset;
+    }
     return Math.max(end, stop) - offset;
   }
 }

@@ -22,6 +22,8 @@ interface Waiter {
 
 /** A slot holds the largest chunk the default chunker cuts (8 MiB), or an envelope of one. */
 export const SLOT_BYTES = 8 * 1024 * 1024 + 64 * 1024;
+/** Two slots per worker keep each busy while the main thread fills the next one. */
+const SLOTS_PER_WORKER = 2;
 const FLAG_RAW = Uint8Array.of(0);
 const FLAG_ZSTD = Uint8Array.of(1);
 
@@ -51,13 +53,12 @@ export class SealPool {
   private readonly spawn: () => Worker;
   private widened = false;
 
-  // One core is left to the main thread, which reads, chunks and packs. Two slots per worker keep
-  // each busy while the main thread fills the next one.
-  constructor(keys: MasterKeys, size = Math.max(1, availableParallelism() - 1), slotCount = 2 * size + 2) {
+  // One core is left to the main thread, which reads, chunks and packs.
+  constructor(keys: MasterKeys, size = Math.max(1, availableParallelism() - 1), slotCount = SLOTS_PER_WORKER * size + 2) {
     // Running from TypeScript sources (tests), the worker is the .ts file; Node strips its types.
     const file = import.meta.url.endsWith('.ts') ? './seal-worker.ts' : './seal-worker.js';
     // Room for the slots of the workers `widen` may add: pages count towards RSS only once written.
-    const total = slotCount + 2 * Math.max(0, availableParallelism() - size);
+    const total = slotCount + SLOTS_PER_WORKER * Math.max(0, availableParallelism() - size);
     this.slots = new SharedArrayBuffer(total * SLOT_BYTES);
     this.freeSlots = Array.from({ length: slotCount }, (_, i) => slotCount - 1 - i);
     this.spareSlots = Array.from({ length: total - slotCount }, (_, i) => slotCount + i);
