@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readAll, type BlobStore } from './blob-store.js';
 import { DEFAULT_SCRYPT, deriveKey, seal, sha256Hex, unseal, type MasterKeys, type ScryptParams } from './crypto.js';
 import { RepositoryError } from './errors.js';
@@ -48,19 +48,63 @@ export async function writeKeyFile(store: BlobStore, password: string, keys: Mas
   return id;
 }
 
+/**
+ * Keys that scrypt derived from a password and that opened their key file, so that opening the
+ * same repository again in this process skips scrypt (~150 ms, by design): a server opens the
+ * repository for every API request. Only keys that opened a file are kept, so a wrong password
+ * always pays the full cost; a key file is looked up only while it exists, so a removed password
+ * stops working at once. Entries are named by an HMAC under a secret of this process, not by the
+ * password, and expire after `ttlMs`.
+ */
+export class DerivedKeys {
+  private readonly entries = new Map<string, { key: Buffer; at: number }>();
+  private readonly secret = randomBytes(32);
+  hits = 0;
+
+  constructor(private readonly capacity = 16, private readonly ttlMs = 10 * 60_000) {}
+
+  /** What `open` makes of the key `password` derives for `file`; undefined when the key does not open it. */
+  async open<T>(password: string, file: Pick<KeyFile, 'salt' | 'N' | 'r' | 'p'>, open: (key: Buffer) => T | undefined): Promise<T | undefined> {
+    const name = createHmac('sha256', this.secret).update(JSON.stringify([file.salt, file.N, file.r, file.p, password.normalize('NFC')])).digest('base64');
+    const known = this.entries.get(name);
+    this.entries.delete(name);
+    if (known && performance.now() - known.at < this.ttlMs) {
+      const opened = open(known.key);
+      if (opened !== undefined) {
+        this.hits++;
+        this.entries.set(name, known); // now the most recently used
+        return opened;
+      }
+    }
+    const key = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
+    const opened = open(key);
+    if (opened === undefined) return undefined;
+    this.entries.set(name, { key, at: performance.now() });
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.capacity) break;
+      this.entries.delete(oldest);
+    }
+    return opened;
+  }
+}
+
+const derivedKeys = new DerivedKeys();
+
 /** Tries the password on every key file; returns the master keys and which key file opened them. */
-export async function openWithPassword(store: BlobStore, password: string): Promise<{ keys: MasterKeys; keyId: string }> {
+export async function openWithPassword(store: BlobStore, password: string, cache: DerivedKeys = derivedKeys): Promise<{ keys: MasterKeys; keyId: string }> {
   const keyNames = await listKeys(store, KEYS_PREFIX);
   if (keyNames.length === 0) throw new RepositoryError('REPO_CORRUPT', 'the repository has no key files; it cannot be opened');
   for (const name of keyNames) {
     const file = parseKeyFile(await readAll(await store.get(name)), name);
-    const wrapping = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
-    let secret: Buffer;
-    try {
-      secret = unseal(wrapping, Buffer.from(file.data, 'base64'), `key ${name}`);
-    } catch {
-      continue; // not this password's key file; authentication failure is the expected answer
-    }
+    const sealed = Buffer.from(file.data, 'base64');
+    const secret = await cache.open(password, file, (wrapping) => {
+      try {
+        return unseal(wrapping, sealed, `key ${name}`);
+      } catch {
+        return undefined; // not this password's key file; authentication failure is the expected answer
+      }
+    });
+    if (!secret) continue;
     const parsed = JSON.parse(secret.toString('utf8')) as Record<'encryption' | 'id' | 'chunker', string>;
     return {
       keyId: name.slice(KEYS_PREFIX.length),

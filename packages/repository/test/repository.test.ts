@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { Repository, type BlobStore, type RestoreEntry, type Snapshot } from '../src/index.js';
-import { openWithPassword } from '../src/keys.js';
+import { DerivedKeys, openWithPassword } from '../src/keys.js';
 import { DATA_PREFIX, LOCKS_PREFIX } from '../src/layout.js';
 import { putJson } from '../src/objects.js';
 import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempStore, type MemoryFile } from './helpers.js';
@@ -177,6 +177,39 @@ describe('Repository', () => {
     await expect(Repository.open(store, { password: 'old' })).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
     const reopened = await Repository.open(store, { password: 'new' });
     expect((await reopened.findSnapshot('latest')).id).toBe(snapshot.id);
+  });
+
+  it('opens again without scrypt, yet never with a wrong or removed password', async () => {
+    const { repo, store } = await newRepository('old');
+    const cache = new DerivedKeys();
+    const first = await openWithPassword(store, 'old', cache);
+    const again = await openWithPassword(store, 'old', cache);
+    expect(cache.hits).toBe(1);
+    expect(again).toEqual(first);
+    await expect(openWithPassword(store, 'wrong', cache)).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
+    await expect(openWithPassword(store, 'wrong', cache)).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
+    expect(cache.hits).toBe(1); // failures are never remembered
+    // The old password's key file is gone: its remembered key is never asked for again.
+    await repo.changePassword('new');
+    await expect(openWithPassword(store, 'old', cache)).rejects.toMatchObject({ code: 'REPO_WRONG_PASSWORD' });
+    expect((await openWithPassword(store, 'new', cache)).keys).toEqual(first.keys);
+    expect(cache.hits).toBe(1);
+  });
+
+  it('forgets derived keys past their age and beyond its capacity', async () => {
+    const a = await newRepository('a');
+    const b = await newRepository('b');
+    const expired = new DerivedKeys(16, 0);
+    await openWithPassword(a.store, 'a', expired);
+    await openWithPassword(a.store, 'a', expired);
+    expect(expired.hits).toBe(0);
+    const small = new DerivedKeys(1);
+    await openWithPassword(a.store, 'a', small);
+    await openWithPassword(b.store, 'b', small); // pushes out a's
+    await openWithPassword(a.store, 'a', small);
+    expect(small.hits).toBe(0);
+    await openWithPassword(a.store, 'a', small);
+    expect(small.hits).toBe(1);
   });
 
   it('keeps file names and content unreadable without the password', async () => {
