@@ -59,17 +59,18 @@ export async function writeKeyFile(store: BlobStore, password: string, keys: Mas
 export class DerivedKeys {
   private readonly entries = new Map<string, { key: Buffer; at: number }>();
   private readonly secret = randomBytes(32);
+  /** Opens served without scrypt (for tests and diagnostics). */
   hits = 0;
 
   constructor(private readonly capacity = 16, private readonly ttlMs = 10 * 60_000) {}
 
-  /** What `open` makes of the key `password` derives for `file`; undefined when the key does not open it. */
-  async open<T>(password: string, file: Pick<KeyFile, 'salt' | 'N' | 'r' | 'p'>, open: (key: Buffer) => T | undefined): Promise<T | undefined> {
+  /** What `unlock` makes of the key `password` derives for `file`; undefined when that key does not unlock it. */
+  async open<T>(password: string, file: Pick<KeyFile, 'salt' | 'N' | 'r' | 'p'>, unlock: (key: Buffer) => T | undefined): Promise<T | undefined> {
     const name = createHmac('sha256', this.secret).update(JSON.stringify([file.salt, file.N, file.r, file.p, password.normalize('NFC')])).digest('base64');
     const known = this.entries.get(name);
     this.entries.delete(name);
     if (known && performance.now() - known.at < this.ttlMs) {
-      const opened = open(known.key);
+      const opened = unlock(known.key);
       if (opened !== undefined) {
         this.hits++;
         this.entries.set(name, known); // now the most recently used
@@ -77,7 +78,7 @@ export class DerivedKeys {
       }
     }
     const key = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
-    const opened = open(key);
+    const opened = unlock(key);
     if (opened === undefined) return undefined;
     this.entries.set(name, { key, at: performance.now() });
     for (const oldest of this.entries.keys()) {
