@@ -1,11 +1,13 @@
+import { closeSync } from 'node:fs';
 import type { BlobReader } from './blob-reader.js';
 import type { BlobWriter } from './blob-writer.js';
 import { chunkStream, type Chunker } from './chunker.js';
 import { blobId } from './crypto.js';
 import type { SourceEntry } from './entry.js';
-import { CairnError, RepositoryError, throwIfAborted } from './errors.js';
+import { AbortedError, CairnError, RepositoryError, throwIfAborted } from './errors.js';
 import type { MasterIndex } from './master-index.js';
 import { ParentLookup, isUnchanged } from './parent-lookup.js';
+import { FILE_CHUNK_MAX } from './seal-pool.js';
 import { encodeTree, splitEntryPath, type TreeNode } from './tree.js';
 import type { BackupOptions, BackupSourceInput, BackupWarning, SnapshotSummary } from './types.js';
 
@@ -49,6 +51,22 @@ export async function storeSources(
   parentTree: string | undefined,
   options: BackupOptions,
 ): Promise<BackupOutcome> {
+  // Workers read a file to its end unless told to stop: an abort must not wait for large files.
+  const stop = (): void => deps.writer.stopFiles();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await walkSources(deps, sources, parentTree, options);
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+  }
+}
+
+async function walkSources(
+  deps: BackupDeps,
+  sources: BackupSourceInput[],
+  parentTree: string | undefined,
+  options: BackupOptions,
+): Promise<BackupOutcome> {
   const { writer, reader } = deps;
   const counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0, bytesRead: 0, bytesTotal: 0 };
   const warnings: BackupWarning[] = [];
@@ -77,6 +95,11 @@ export async function storeSources(
     if (frame.names.has(node.name)) throw new RepositoryError('BAD_ENTRY', `a source yielded ${JSON.stringify(path)} twice`);
     frame.names.add(node.name);
     frame.children.push(node);
+  };
+  /** A file that turned out unreadable after it took its place: left out with a warning. */
+  const removeChild = (frame: Frame, node: TreeNode): void => {
+    frame.children.splice(frame.children.indexOf(node), 1);
+    frame.names.delete(node.name);
   };
   /** `work` completes a child of `frame`; the frame's tree waits for it. */
   const awaitChild = (frame: Frame, work: Promise<void>): void => {
@@ -138,10 +161,17 @@ export async function storeSources(
       }
       if (entry.type === 'file') {
         const before = await parents.node(segments);
-        const stored = await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
+        const byDescriptor = entry.openFile && deps.chunker.rules.max <= FILE_CHUNK_MAX && !isUnchanged(before, entry, deps.index);
+        const stored = byDescriptor
+          ? await storeOpenFile(deps, before, node, entry.openFile!, counts, warn, currentPath, options.signal)
+          : await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
         if (!stored) continue;
-        if (stored.content) awaitChild(top(), stored.content);
-        counts.bytesTotal += node.size;
+        if (stored.content) {
+          const frame = top();
+          awaitChild(frame, stored.content.then((kept) => {
+            if (!kept) removeChild(frame, node);
+          }));
+        }
       }
       addChild(top(), node, currentPath);
       progress.maybe();
@@ -168,14 +198,15 @@ async function storeFile(
   node: TreeNode,
   entry: SourceEntry,
   prefetched: Promise<Prefetched> | undefined,
-  counts: { filesNew: number; filesChanged: number; filesUnchanged: number; bytesRead: number },
+  counts: Counts,
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
-): Promise<false | { content?: Promise<void> }> {
+): Promise<false | { content?: Promise<boolean> }> {
   if (isUnchanged(before, entry, deps.index)) {
     node.content = before!.content!;
     counts.filesUnchanged++;
+    counts.bytesTotal += node.size;
     return {};
   }
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
@@ -197,14 +228,75 @@ async function storeFile(
     return false;
   }
   counts.bytesRead += size;
+  counts.bytesTotal += size;
   node.size = size;
   if (before?.type === 'file') counts.filesChanged++;
   else counts.filesNew++;
   return {
     content: Promise.all(ids).then((list) => {
       node.content = list;
+      return true;
     }),
   };
+}
+
+/**
+ * Stores a file the source opened as a descriptor: a worker reads and stores it while the walk goes
+ * on. `content` settles with true once the node has its chunk list, or false when the file could
+ * not be read after all (warned about; the caller leaves it out). False: not even opened.
+ */
+async function storeOpenFile(
+  deps: BackupDeps,
+  before: TreeNode | undefined,
+  node: TreeNode,
+  openFile: NonNullable<SourceEntry['openFile']>,
+  counts: Counts,
+  warn: (warning: BackupWarning) => void,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<false | { content: Promise<boolean> }> {
+  let fd: number;
+  try {
+    fd = await openFile();
+  } catch (error) {
+    if (error instanceof CairnError && error.code === 'ABORTED') throw error;
+    const cause = error as { message?: string; code?: string };
+    warn({ path, message: `cannot read ${path}: ${cause.message ?? String(error)}`, code: cause.code ?? 'SOURCE_UNREADABLE' });
+    return false;
+  }
+  let queued;
+  try {
+    queued = await deps.writer.saveFile(fd, deps.chunker.rules);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  const content = queued.outcome.finally(() => closeSync(fd)).then((outcome) => {
+    if ('aborted' in outcome) {
+      throwIfAborted(signal); // with the reason whoever aborted gave
+      throw new AbortedError('the backup stopped while this file was read');
+    }
+    if ('unreadable' in outcome) {
+      warn({ path, message: `cannot read ${path} (${outcome.unreadable.code})`, code: 'SOURCE_UNREADABLE' });
+      return false;
+    }
+    node.content = outcome.ids;
+    node.size = outcome.size;
+    counts.bytesRead += outcome.size;
+    counts.bytesTotal += outcome.size;
+    if (before?.type === 'file') counts.filesChanged++;
+    else counts.filesNew++;
+    return true;
+  });
+  return { content };
+}
+
+interface Counts {
+  filesNew: number;
+  filesChanged: number;
+  filesUnchanged: number;
+  bytesRead: number;
+  bytesTotal: number;
 }
 
 /** Marks errors raised by the source while reading, so they become warnings rather than failures. */
@@ -254,7 +346,7 @@ async function* readAhead(
         }
         const entry = next.value;
         const segments = [sourceName, ...splitEntryPath(entry.path)];
-        const small = entry.type === 'file' && entry.open !== undefined && entry.size <= PREFETCH_MAX_FILE;
+        const small = entry.type === 'file' && entry.open !== undefined && !entry.openFile && entry.size <= PREFETCH_MAX_FILE;
         if (small && !(await unchanged(segments, entry))) {
           bytes += entry.size;
           queue.push({ entry, segments, prefetched: readWhole(entry.open!) });

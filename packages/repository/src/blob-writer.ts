@@ -1,10 +1,12 @@
 import { availableParallelism } from 'node:os';
 import type { BlobStore } from './blob-store.js';
+import type { CutRules } from './chunker.js';
 import { blobId, type MasterKeys } from './crypto.js';
+import { KnownIds } from './known-ids.js';
 import { packKey } from './layout.js';
 import { writeIndexFile, type IndexedPack, type MasterIndex } from './master-index.js';
 import { PackBuilder, type BlobType } from './pack.js';
-import { SLOT_BYTES, type SealPool } from './seal-pool.js';
+import { SLOT_BYTES, type FileOutcome, type SealPool, type SealedChunk } from './seal-pool.js';
 import { Semaphore } from './semaphore.js';
 
 /**
@@ -39,6 +41,12 @@ export class BlobWriter {
   private unindexed: IndexedPack[] = [];
   private indexWrite: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** Copies of sealed chunks into the data pack, one after another (see takeSealed). */
+  private copying: Promise<void> = Promise.resolve();
+  /** Made on the first file stored by descriptor: what the workers need not store. */
+  private known: KnownIds | undefined;
+  /** Tells workers to stop reading this backup's files. */
+  private readonly abortFiles = new Int32Array(new SharedArrayBuffer(4));
   private readonly packSize: number;
   private readonly packsPerIndex: number;
   bytesAdded = 0;
@@ -94,10 +102,59 @@ export class BlobWriter {
     return true;
   }
 
+  /**
+   * Stores the content of the open file `fd`: a worker reads, cuts, names, compresses and seals it,
+   * and new chunks come back sealed. Resolves once the file is queued, with its outcome to come
+   * (its chunk ids; or why it could not be read, for a warning); `fd` must stay open until then.
+   */
+  async saveFile(fd: number, rules: CutRules): Promise<{ outcome: Promise<FileOutcome> }> {
+    this.throwIfFailed();
+    if (!this.known) {
+      this.known = KnownIds.of(this.index);
+      for (const id of this.pending) this.known.add(id);
+    }
+    const job = { zstdLevel: this.options.zstdLevel, rules, known: this.known.table, abort: this.abortFiles };
+    const { outcome } = await this.pool.storeFile(fd, job, (chunk) => this.takeSealed(chunk));
+    const checked = outcome.then((result) => {
+      // The workers skip what the shared table calls stored; it is a hint, this is the rule.
+      if ('ids' in result) for (const id of result.ids) if (!this.index.has(id) && !this.pending.has(id)) throw new Error(`a worker skipped chunk ${id}, which is not stored`);
+      return result;
+    });
+    checked.catch(() => undefined);
+    this.track(checked.then(() => undefined));
+    return { outcome: checked };
+  }
+
+  /**
+   * A chunk a worker sealed: copied into the data pack in arrival order, behind any pack upload
+   * that must start first, so packs waiting in memory stay bounded; its ring slot is free once copied.
+   */
+  private takeSealed(chunk: SealedChunk): void {
+    if (!this.claim(chunk.id)) return chunk.release();
+    this.copying = this.copying.then(async () => {
+      try {
+        if (this.failure !== undefined) return;
+        // A pack goes before it would pass its size, not after: the pages a pack buffer ever
+        // touched stay resident while it is reused, so overshooting by up to a chunk costs memory.
+        const builder = this.builders.data;
+        if (builder.size > 0 && builder.size + chunk.envelope.length > this.packSize) await this.uploadPack('data');
+        this.builders.data.add('data', chunk.id, chunk.envelope, chunk.rawLength);
+        this.blobsAdded++;
+        this.bytesAdded += chunk.envelope.length;
+      } catch (error) {
+        this.failure ??= error;
+      } finally {
+        chunk.release();
+      }
+    });
+    this.track(this.copying);
+  }
+
   /** True, and marked as on its way, when the repository does not have blob `id` yet. */
   private claim(id: string): boolean {
     if (this.index.has(id) || this.pending.has(id)) return false;
     this.pending.add(id);
+    this.known?.add(id);
     return true;
   }
 
@@ -126,8 +183,14 @@ export class BlobWriter {
     await this.writeIndex();
   }
 
+  /** Tells the workers to stop reading this backup's files: their outcomes become `aborted`. */
+  stopFiles(): void {
+    Atomics.store(this.abortFiles, 0, 1);
+  }
+
   /** After a failure or abort: index the packs already uploaded, so the next backup reuses them. */
   async abandon(): Promise<void> {
+    this.stopFiles();
     await this.settle();
     // Best effort: the error that stopped the backup is the one the caller reports.
     if (this.unindexed.length > 0) await this.writeIndex().catch(() => undefined);

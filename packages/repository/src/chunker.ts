@@ -34,28 +34,40 @@ function topBits(bits: number): number {
   return (~0 << (32 - bits)) | 0;
 }
 
+/**
+ * The sizes and masks that decide where chunks end. Harder to cut before the average size, easier
+ * after it: chunk sizes cluster around avg. The seal worker, which cuts files it reads itself,
+ * gets these from here so that both cut at the same places.
+ */
+export interface CutRules extends ChunkerParams {
+  maskSmall: number;
+  maskLarge: number;
+}
+
+export function cutRules(params: ChunkerParams): CutRules {
+  if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) {
+    throw new RangeError(`chunker sizes must satisfy 0 < min <= avg <= max, got ${JSON.stringify(params)}`);
+  }
+  const bits = Math.round(Math.log2(params.avg));
+  return { min: params.min, avg: params.avg, max: params.max, maskSmall: topBits(bits + 2), maskLarge: topBits(bits - 2) };
+}
+
 export class Chunker {
-  private readonly gear: Int32Array;
-  private readonly maskSmall: number;
-  private readonly maskLarge: number;
+  readonly rules: CutRules;
   private parts: Uint8Array[] = [];
   private length = 0;
   private hash = 0;
 
-  constructor(gear: Int32Array, private readonly params: ChunkerParams = DEFAULT_CHUNKER) {
-    if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) {
-      throw new RangeError(`chunker sizes must satisfy 0 < min <= avg <= max, got ${JSON.stringify(params)}`);
-    }
-    this.gear = gear;
-    const bits = Math.round(Math.log2(params.avg));
-    // Harder to cut before the average size, easier after it: chunk sizes cluster around avg.
-    this.maskSmall = topBits(bits + 2);
-    this.maskLarge = topBits(bits - 2);
+  constructor(
+    private readonly gear: Int32Array,
+    params: ChunkerParams = DEFAULT_CHUNKER,
+  ) {
+    this.rules = cutRules(params);
   }
 
   /** Feeds bytes; returns the chunks completed by them. The input buffer must not be reused by the caller. */
   push(buffer: Uint8Array): Chunk[] {
-    const { min, avg, max } = this.params;
+    const { min, avg, max, maskSmall, maskLarge } = this.rules;
     const gear = this.gear;
     const out: Chunk[] = [];
     const end = buffer.length;
@@ -75,7 +87,7 @@ export class Chunker {
       if (length < avg) {
         const from = i;
         const stop = Math.min(end, i + (avg - length));
-        const mask = this.maskSmall;
+        const mask = maskSmall;
         while (i < stop) {
           hash = ((hash << 1) + gear[buffer[i++]!]!) | 0;
           if ((hash & mask) === 0) {
@@ -88,7 +100,7 @@ export class Chunker {
       if (!cut && length >= avg && length < max) {
         const from = i;
         const stop = Math.min(end, i + (max - length));
-        const mask = this.maskLarge;
+        const mask = maskLarge;
         while (i < stop) {
           hash = ((hash << 1) + gear[buffer[i++]!]!) | 0;
           if ((hash & mask) === 0) {

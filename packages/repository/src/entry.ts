@@ -29,6 +29,13 @@ export interface SourceEntry extends EntryBase {
   changeKey?: string;
   /** Opens the content of a file. Called at most once, and only when the content is needed. */
   open?: () => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * For content in a local file: opens it and returns its file descriptor, which the repository
+   * reads to its end on a worker thread and then closes, so the bytes never pass through the main
+   * thread. Used instead of `open` when given; called at most once. Its errors, and read errors
+   * (as for `open`), make the file a warning.
+   */
+  openFile?: () => number | Promise<number>;
 }
 
 /** What restore hands to a source: the stored node, with its content as a stream. */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { gearTable, type CutRules } from './chunker.js';
 import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
 
@@ -13,6 +14,45 @@ interface Reply {
   blobId?: string;
   plain?: Uint8Array;
   error?: string;
+  /** Of a `file` request: new chunks sealed into the worker's ring since its last message; `more`, the file is not done. */
+  sealed?: SealedNote[];
+  more?: boolean;
+  /** Of a `file` request, its end: every chunk's id and the bytes read. */
+  ids?: string[];
+  size?: number;
+  unreadable?: { message: string; code: string };
+  aborted?: boolean;
+}
+
+/** A chunk sealed at `offset` of the shared ring, which holds `reserved` bytes for it. */
+interface SealedNote {
+  blob: string;
+  offset: number;
+  length: number;
+  reserved: number;
+  rawLength: number;
+}
+
+/** What `storeFile` hands over for each new chunk: valid until `release()`, which must follow. */
+export interface SealedChunk {
+  id: string;
+  envelope: Uint8Array;
+  rawLength: number;
+  release: () => void;
+}
+
+export type FileOutcome =
+  | { ids: string[]; size: number }
+  | { unreadable: { message: string; code: string } }
+  | { aborted: true };
+
+/** How a backup wants files stored: its compression, its cut rules, what it need not store, and a flag that stops it. */
+export interface FileJob {
+  zstdLevel: number;
+  rules: CutRules;
+  known: Uint8Array;
+  /** Set [0] to 1 to stop every file of the job between reads. */
+  abort: Int32Array;
 }
 
 interface Waiter {
@@ -24,6 +64,15 @@ interface Waiter {
 export const SLOT_BYTES = 8 * 1024 * 1024 + 64 * 1024;
 /** Two slots per worker keep each busy while the main thread fills the next one. */
 const SLOTS_PER_WORKER = 2;
+/**
+ * A worker's ring for sealed chunks of files: the largest with room to spare, or many small ones,
+ * so that a main thread busy for a while (walking, uploading) does not hold the worker up at once.
+ */
+const RING_BYTES = SLOT_BYTES + 1024 * 1024;
+/** The largest chunk `storeFile` takes: its envelope must fit in a ring. Larger (a custom chunker) go through `hashAndCompress`'s own buffers. */
+export const FILE_CHUNK_MAX = SLOT_BYTES - 1024;
+/** Files queued per worker: small files take a worker less time than the main thread's pauses (a batch of stats). */
+const FILES_PER_WORKER = 16;
 const FLAG_RAW = Uint8Array.of(0);
 const FLAG_ZSTD = Uint8Array.of(1);
 
@@ -49,6 +98,16 @@ export class SealPool {
   private readonly slotWaiters: Array<(slot: number | undefined) => void> = [];
   private nextId = 0;
   private failure: Error | undefined;
+  /** The rings of every worker that may run, and the bytes of each not given back yet. */
+  private readonly ring: SharedArrayBuffer;
+  private readonly ringUsed: Int32Array;
+  /** Per worker, what its ring holds, in the order written: given back in that order. */
+  private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
+  /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
+  private readonly fileChunks = new Map<number, (chunk: SealedChunk) => void>();
+  /** Files queued on each worker, and callers waiting for a place. */
+  private readonly fileLoad: number[] = [];
+  private readonly fileWaiters: Array<() => void> = [];
 
   private readonly spawn: () => Worker;
   private widened = false;
@@ -62,27 +121,36 @@ export class SealPool {
     this.slots = new SharedArrayBuffer(total * SLOT_BYTES);
     this.freeSlots = Array.from({ length: slotCount }, (_, i) => slotCount - 1 - i);
     this.spareSlots = Array.from({ length: total - slotCount }, (_, i) => slotCount + i);
+    const most = Math.max(size, availableParallelism());
+    this.ring = new SharedArrayBuffer(most * RING_BYTES);
+    this.ringUsed = new Int32Array(new SharedArrayBuffer(most * 4));
+    const gear = gearTable(keys.chunker);
     this.spawn = () => {
+      const ringIndex = this.workers.length;
+      this.fileLoad.push(0);
+      this.ringHeld.push([]);
       const worker = new Worker(new URL(file, import.meta.url), {
-        workerData: { key: keys.encryption, idKey: keys.id, slots: this.slots, slotBytes: SLOT_BYTES },
+        workerData: { key: keys.encryption, idKey: keys.id, slots: this.slots, slotBytes: SLOT_BYTES, gear, ring: this.ring, ringUsed: this.ringUsed.buffer, ringIndex, ringBytes: RING_BYTES },
         // The worker holds ~5 MiB of objects, but V8 paces its collections by the heap limit, and
         // the zstd and AES outputs it freed waited for one 60–100 MiB later. 64 MiB made that
         // wait shorter at no measured cost in speed (16–32 MiB saved 20–40 MiB more but slowed
         // check and restore by 10–25 %). Buffers live outside this heap: no blob can exhaust it.
         resourceLimits: { maxOldGenerationSizeMb: 64 },
       });
-      worker.on('message', (reply: Reply) => this.settle(reply));
+      worker.on('message', (reply: Reply) => this.settle(ringIndex, reply));
       worker.on('error', (error) => this.fail(error));
       worker.unref();
       return worker;
     };
-    this.workers = Array.from({ length: size }, this.spawn);
+    this.workers = [];
+    for (let i = 0; i < size; i++) this.workers.push(this.spawn());
   }
 
   /**
    * Gives the pool a worker on every core, once (it keeps them until closed). For work whose main
    * thread leaves a core idle: a restore only writes files, so the workers' decoding is what takes
-   * the time (restore 5.8 → 5.3 s on 2 cores, for one more worker: +50 MiB RSS). Not for `check`,
+   * the time (restore 5.8 → 5.3 s on 2 cores, for one more worker: +50 MiB RSS); a backup of files
+   * by descriptor (storeFile) leaves the main thread only walking and packing. Not for `check`,
    * whose peak memory it would take past 300 MiB.
    */
   widen(): void {
@@ -94,6 +162,64 @@ export class SealPool {
       this.workers.push(worker);
     }
     for (const slot of this.spareSlots.splice(0)) this.releaseSlot(slot);
+  }
+
+  /**
+   * Stores the content of the open file `fd` on a worker, which reads it to its end, cuts, names,
+   * compresses and seals it: its bytes never reach the main thread. `onChunk` gets each chunk
+   * that is in neither `job.known` nor earlier in the file, in order, and must release it.
+   * Resolves once the file has a place in a worker's queue, with its outcome to come; the caller
+   * keeps `fd` open until then.
+   */
+  async storeFile(fd: number, job: FileJob, onChunk: (chunk: SealedChunk) => void): Promise<{ outcome: Promise<FileOutcome> }> {
+    if (job.rules.max > FILE_CHUNK_MAX) throw new RangeError(`storeFile takes chunks of at most ${FILE_CHUNK_MAX} bytes`);
+    this.widen();
+    let worker = this.leastLoaded();
+    while (this.fileLoad[worker]! >= FILES_PER_WORKER) {
+      await new Promise<void>((resolve) => this.fileWaiters.push(resolve));
+      if (this.failure) throw this.failure;
+      worker = this.leastLoaded();
+    }
+    this.fileLoad[worker]!++;
+    const id = this.nextId++;
+    this.fileChunks.set(id, onChunk);
+    const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker });
+    const outcome = reply.then(
+      (done): FileOutcome => (done.ids ? { ids: done.ids, size: done.size! } : done.unreadable ? { unreadable: done.unreadable } : { aborted: true }),
+    );
+    void reply
+      .catch(() => undefined)
+      .finally(() => {
+        this.fileChunks.delete(id);
+        this.fileLoad[worker]!--;
+        this.fileWaiters.shift()?.();
+      });
+    return { outcome };
+  }
+
+  private leastLoaded(): number {
+    let best = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.fileLoad[i]! < this.fileLoad[best]!) best = i;
+    return best;
+  }
+
+  /** A chunk a worker sealed into its ring, for the handler of its file. */
+  private sealedChunk(worker: number, requestId: number, note: SealedNote): void {
+    const held = { reserved: note.reserved, released: false };
+    const ring = this.ringHeld[worker]!;
+    ring.push(held);
+    const release = (): void => {
+      if (held.released) return;
+      held.released = true;
+      let freed = 0;
+      while (ring[0]?.released) freed += ring.shift()!.reserved;
+      if (freed === 0) return;
+      Atomics.sub(this.ringUsed, worker, freed);
+      Atomics.notify(this.ringUsed, worker);
+    };
+    const handler = this.fileChunks.get(requestId);
+    if (!handler) return release();
+    handler({ id: note.blob, envelope: new Uint8Array(this.ring, note.offset, note.length), rawLength: note.rawLength, release });
   }
 
   /**
@@ -233,10 +359,10 @@ export class SealPool {
     return Buffer.from(this.slots, slot * SLOT_BYTES, SLOT_BYTES);
   }
 
-  private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], to?: { id: number; worker: number }): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const worker = this.workers[id % this.workers.length]!;
+    const id = to?.id ?? this.nextId++;
+    const worker = this.workers[to?.worker ?? id % this.workers.length]!;
     return new Promise((resolve, reject) => {
       // Referenced only while a reply is awaited: an idle pool never keeps the process alive.
       if (this.waiting.size === 0) for (const w of this.workers) w.ref();
@@ -251,7 +377,9 @@ export class SealPool {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private settle(reply: Reply): void {
+  private settle(worker: number, reply: Reply): void {
+    if (reply.sealed) for (const note of reply.sealed) this.sealedChunk(worker, reply.id, note);
+    if (reply.more) return;
     const waiter = this.waiting.get(reply.id);
     if (!waiter) return;
     this.waiting.delete(reply.id);
@@ -265,6 +393,7 @@ export class SealPool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
     for (const wake of this.slotWaiters.splice(0)) wake(undefined);
+    for (const wake of this.fileWaiters.splice(0)) wake();
   }
 }
 

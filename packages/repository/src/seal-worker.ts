@@ -1,14 +1,17 @@
 /**
- * Worker thread that compresses new blobs (backup) and opens and verifies stored ones (restore,
- * check). A backup's main thread seals what comes back straight into its pack: the cipher is
- * cheap next to zstd, and the main thread would otherwise wait on the worker. It imports nothing of
- * ours (it must run from both the built and the TypeScript sources), so it repeats three formats;
- * test/seal-pool.test.ts proves both directions agree with crypto.ts and compression.ts:
+ * Worker thread that stores files a backup can read by descriptor (read, cut, hash, compress,
+ * seal), compresses other new blobs, and opens and verifies stored ones (restore, check). It
+ * imports nothing of ours (it must run from both the built and the TypeScript sources), so it
+ * repeats five formats; test/seal-pool.test.ts proves both directions agree with crypto.ts,
+ * compression.ts, chunker.ts and known-ids.ts:
  *   id        = HMAC-SHA-256(id key, plaintext), hex (checked when opening)
  *   envelope  = nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
  *   plaintext = flag (0 raw, 1 zstd) ‖ body
+ *   chunks    = FastCDC cut points (Chunker.push)
+ *   known ids = the lookup of KnownIds
  */
-import { createDecipheriv, createHmac, createSecretKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
@@ -24,7 +27,30 @@ interface Input {
   data?: Uint8Array;
   envelope?: Uint8Array;
 }
+/** chunker.ts's CutRules. */
+interface CutRules {
+  min: number;
+  avg: number;
+  max: number;
+  maskSmall: number;
+  maskLarge: number;
+}
+/**
+ * `file`: read the open descriptor `fd` to its end; cut it into chunks; name each; compress and
+ * seal the ones neither in `known` nor sealed earlier in this file into this worker's ring,
+ * one message each; then reply with every chunk's id. `abort[0]` set: stop between reads.
+ */
+interface FileRequest {
+  op: 'file';
+  id: number;
+  fd: number;
+  zstdLevel: number;
+  rules: CutRules;
+  known: Uint8Array;
+  abort: Int32Array;
+}
 type Request =
+  | FileRequest
   | ({ op: 'hash'; id: number } & Input)
   | ({ op: 'compress'; id: number; zstdLevel: number } & Input)
   | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number; intoSlot?: boolean } & Input);
@@ -33,8 +59,26 @@ const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
 const slots = workerData.slots as SharedArrayBuffer;
 const slotBytes = workerData.slotBytes as number;
+const gear = workerData.gear as Int32Array;
+/**
+ * This worker's ring, where sealed envelopes wait for the main thread to copy them into a pack:
+ * `size` bytes from `start` in `bytes`. It writes at `head`; `used[worker]` counts the bytes the
+ * main thread has not given back yet, which it does in the order they were written.
+ */
+const ring = {
+  bytes: workerData.ring as SharedArrayBuffer,
+  used: new Int32Array(workerData.ringUsed as SharedArrayBuffer),
+  worker: workerData.ringIndex as number,
+  size: workerData.ringBytes as number,
+  start: (workerData.ringIndex as number) * (workerData.ringBytes as number),
+  head: 0,
+};
 
 parentPort!.on('message', (request: Request) => {
+  if (request.op === 'file') {
+    storeFile(request);
+    return;
+  }
   try {
     const slot = request.slot === undefined ? undefined : Buffer.from(slots, request.slot * slotBytes, slotBytes);
     const input = slot ? slot.subarray(0, request.length) : (request.data ?? request.envelope)!;
@@ -104,4 +148,158 @@ function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength
   const out = own ? plain : Buffer.allocUnsafeSlow(plain.length);
   if (!own) plain.copy(out);
   parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer as ArrayBuffer]);
+}
+
+/** Where file content is read into: the largest chunk must fit whole, with room to read on. */
+let input = Buffer.alloc(0);
+const READ_AHEAD = 1024 * 1024;
+
+function storeFile(request: FileRequest): void {
+  const ids: string[] = [];
+  const sealed = new Set<string>();
+  let size = 0;
+  const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: notes.splice(0), ...outcome });
+  try {
+    if (input.length < request.rules.max + READ_AHEAD) input = Buffer.allocUnsafeSlow(request.rules.max + READ_AHEAD);
+    let have = 0;
+    let eof = false;
+    for (;;) {
+      while (!eof && have < input.length) {
+        if (Atomics.load(request.abort, 0) !== 0) return end({ aborted: true });
+        let read: number;
+        try {
+          read = readSync(request.fd, input, have, input.length - have, null);
+        } catch (error) {
+          const { message, code } = error as NodeJS.ErrnoException;
+          return end({ unreadable: { message, code: code ?? 'SOURCE_UNREADABLE' } });
+        }
+        if (read === 0) eof = true;
+        have += read;
+      }
+      let start = 0;
+      for (let length = cutLength(input, start, have, request.rules); length > 0; length = cutLength(input, start, have, request.rules)) {
+        ids.push(storeChunk(request, input.subarray(start, start + length), sealed));
+        start += length;
+      }
+      if (eof && have > start) ids.push(storeChunk(request, input.subarray(start, have), sealed));
+      size += eof ? have : start;
+      if (eof) break;
+      input.copy(input, 0, start, have);
+      have -= start;
+    }
+    end({ ids, size });
+  } catch (error) {
+    end({ error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/**
+ * Sealed chunks the main thread has not been told of yet. Told in batches (a small file's with its
+ * outcome), so that a message does not cost more than the chunk; always before this worker waits
+ * for ring space, which only the main thread's copying of them can free.
+ */
+const notes: Array<{ blob: string; offset: number; length: number; reserved: number; rawLength: number }> = [];
+let notedBytes = 0;
+const NOTE_BYTES = 1024 * 1024;
+
+function tell(requestId: number): void {
+  if (notes.length === 0) return;
+  parentPort!.postMessage({ id: requestId, sealed: notes.splice(0), more: true });
+  notedBytes = 0;
+}
+
+/**
+ * Length of the chunk starting at `start`, or 0 when the bytes up to `end` cannot decide it yet
+ * (the caller reads on, or at the end of the file takes the rest). Cuts where Chunker.push does.
+ */
+function cutLength(buffer: Buffer, start: number, end: number, rules: CutRules): number {
+  let i = start + rules.min;
+  if (i >= end) return 0;
+  let hash = 0;
+  const small = Math.min(end, start + rules.avg);
+  for (; i < small; ) {
+    hash = ((hash << 1) + gear[buffer[i++]!]!) | 0;
+    if ((hash & rules.maskSmall) === 0) return i - start;
+  }
+  const large = Math.min(end, start + rules.max);
+  for (; i < large; ) {
+    hash = ((hash << 1) + gear[buffer[i++]!]!) | 0;
+    if ((hash & rules.maskLarge) === 0) return i - start;
+  }
+  return i - start >= rules.max ? rules.max : 0;
+}
+
+/** Names a chunk; unless the repository has it, compresses and seals it into a ring slot for the main thread. */
+function storeChunk(request: FileRequest, chunk: Buffer, sealed: Set<string>): string {
+  const digest = createHmac('sha256', idKey).update(chunk).digest();
+  const id = digest.toString('hex');
+  if (sealed.has(id) || isKnown(request.known, digest)) return id;
+  sealed.add(id);
+  const packed = zstdCompressSync(chunk, {
+    params: { [constants.ZSTD_c_compressionLevel]: request.zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
+    chunkSize: Math.min(Math.max(chunk.length + 1024, 64 * 1024), 16 * 1024 * 1024),
+    pledgedSrcSize: chunk.length,
+  });
+  const raw = packed.length >= chunk.length;
+  const body = raw ? chunk : packed;
+  const length = 12 + 1 + body.length + 16;
+  const { offset, reserved } = reserve(length, request.id);
+  sealInto(Buffer.from(ring.bytes, offset, length), raw ? FLAG_RAW : FLAG_ZSTD, body);
+  notes.push({ blob: id, offset, length, reserved, rawLength: chunk.length });
+  notedBytes += length;
+  if (notedBytes >= NOTE_BYTES) tell(request.id);
+  return id;
+}
+
+const FLAG_RAW = Uint8Array.of(0);
+const FLAG_ZSTD = Uint8Array.of(1);
+const CIPHER_PIECE = 256 * 1024;
+
+/** nonce ‖ AES-256-GCM(flag ‖ body) ‖ tag into `target`; returns the envelope's length. */
+function sealInto(target: Buffer, flag: Uint8Array, body: Uint8Array): number {
+  const nonce = randomBytes(12);
+  nonce.copy(target, 0);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  let at = 12 + cipher.update(flag).copy(target, 12);
+  for (let from = 0; from < body.length; from += CIPHER_PIECE) at += cipher.update(body.subarray(from, from + CIPHER_PIECE)).copy(target, at);
+  cipher.final();
+  return at + cipher.getAuthTag().copy(target, at);
+}
+
+/**
+ * Room for `length` bytes in the ring, contiguous: an envelope that would cross its end starts at
+ * its beginning, and the bytes skipped count as its own. Waits until the main thread has copied
+ * out enough (it never waits on this worker to do so). An empty ring starts again at its
+ * beginning: otherwise an envelope nearly as large as the ring, after a skip, could never fit.
+ * `offset` is into the shared buffer.
+ */
+function reserve(length: number, requestId: number): { offset: number; reserved: number } {
+  for (;;) {
+    const used = Atomics.load(ring.used, ring.worker);
+    if (used === 0) ring.head = 0;
+    const skip = ring.head + length > ring.size ? ring.size - ring.head : 0;
+    const reserved = skip + length;
+    if (ring.size - used >= reserved) {
+      Atomics.add(ring.used, ring.worker, reserved);
+      const at = skip > 0 ? 0 : ring.head;
+      ring.head = (at + length) % ring.size;
+      return { offset: ring.start + at, reserved };
+    }
+    tell(requestId);
+    Atomics.wait(ring.used, ring.worker, used);
+  }
+}
+
+/** KnownIds' lookup. */
+function isKnown(table: Uint8Array, digest: Buffer): boolean {
+  const slots = table.length / 32;
+  if (slots === 0) return false;
+  const mask = slots - 1;
+  for (let slot = digest.readUInt32LE(0) & mask; ; slot = (slot + 1) & mask) {
+    const at = slot * 32;
+    let empty = true;
+    for (let i = at; i < at + 8; i++) if (table[i] !== 0) empty = false;
+    if (empty) return false;
+    if (digest.equals(table.subarray(at, at + 32))) return true;
+  }
 }

@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { Repository, type BlobStore, type RestoreEntry, type Snapshot } from '..
 import { DerivedKeys, openWithPassword } from '../src/keys.js';
 import { DATA_PREFIX, LOCKS_PREFIX } from '../src/layout.js';
 import { putJson } from '../src/objects.js';
-import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempStore, type MemoryFile } from './helpers.js';
+import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempDir, tempStore, type MemoryFile } from './helpers.js';
 
 const tree: MemoryFile[] = [
   { path: 'docs', type: 'dir', mode: 0o750 },
@@ -289,6 +290,52 @@ describe('Repository', () => {
     expect(warnings).toEqual(['data/broken.txt']);
     expect(snapshot.summary).toMatchObject({ warnings: 1, complete: false, filesNew: 1 });
     expect([...(await collect(repo.walk(snapshot))).keys()]).toEqual(['data', 'data/ok.txt']);
+  });
+
+  it('stores files a source opens as descriptors on the workers, and warns of those it cannot open or read', async () => {
+    const { repo } = await newRepository();
+    const dir = await tempDir();
+    const data = randomData(31, 5 * 1024 * 1024 + 3);
+    await writeFile(join(dir, 'big.bin'), data);
+    const file = (path: string, size: number, openFile: () => number) => ({ path, type: 'file' as const, mode: 0o644, mtimeMs: 1, size, openFile });
+    const entries = (async function* () {
+      yield file('a/big.bin', data.length, () => openSync(join(dir, 'big.bin'), 'r'));
+      // A directory opens, but reading it fails on the worker: left out once it has its place.
+      yield file('a/not-a-file', 0, () => openSync(dir, 'r'));
+      yield file('gone', 4, () => {
+        throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+      });
+      yield* entriesOf([{ path: 'z.txt', data: Buffer.from('streamed') }]);
+    })();
+    const warnings: Array<{ path: string; code: string | undefined }> = [];
+    const snapshot = await repo.backup([{ name: 'data', kind: 'test', description: 't', entries }], { onWarning: ({ path, code }) => warnings.push({ path, code }) });
+    // A read failure comes back from the worker whenever it does: order aside.
+    expect(warnings.sort((x, y) => x.path.localeCompare(y.path))).toEqual([{ path: 'data/a/not-a-file', code: 'SOURCE_UNREADABLE' }, { path: 'data/gone', code: 'ENOENT' }]);
+    expect(snapshot.summary).toMatchObject({ filesNew: 2, warnings: 2, complete: false, bytesRead: data.length + 8 });
+    const restored = await collect(repo.walk(snapshot));
+    expect([...restored.keys()]).toEqual(['data', 'data/a', 'data/a/big.bin', 'data/z.txt']);
+    expect(restored.get('data/a/big.bin')!.data!.equals(data)).toBe(true);
+    expect((await repo.check({ readData: true })).ok).toBe(true);
+  });
+
+  it('stops reading a file on a worker when the backup is aborted, and leaves a valid repository', async () => {
+    const { repo } = await newRepository();
+    const dir = await tempDir();
+    await writeFile(join(dir, 'huge.bin'), randomData(32, 96 * 1024 * 1024));
+    const controller = new AbortController();
+    const entries = (async function* () {
+      yield {
+        path: 'huge.bin', type: 'file' as const, mode: 0o644, mtimeMs: 1, size: 96 * 1024 * 1024,
+        openFile: () => {
+          setImmediate(() => controller.abort('aborted by the test'));
+          return openSync(join(dir, 'huge.bin'), 'r');
+        },
+      };
+    })();
+    await expect(repo.backup([{ name: 'data', kind: 'test', description: 't', entries }], { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED', message: 'aborted by the test' });
+    expect((await repo.check({ readData: true })).ok).toBe(true);
+    const again = await repo.backup([{ name: 'data', kind: 'test', description: 't', entries: entriesOf([{ path: 'x', data: Buffer.from('x') }]) }]);
+    expect(again.summary.filesNew).toBe(1);
   });
 });
 

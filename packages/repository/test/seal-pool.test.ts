@@ -2,8 +2,13 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../src/compression.js';
 import { blobId, generateMasterKeys, seal, unseal, type MasterKeys } from '../src/crypto.js';
-import { SLOT_BYTES, SealPool } from '../src/seal-pool.js';
-import { randomData } from './helpers.js';
+import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Chunker, DEFAULT_CHUNKER, chunkStream, cutRules, gearTable } from '../src/chunker.js';
+import { KnownIds } from '../src/known-ids.js';
+import { FILE_CHUNK_MAX, SLOT_BYTES, SealPool, type FileJob, type FileOutcome } from '../src/seal-pool.js';
+import { randomData, tempDir } from './helpers.js';
 
 /** What a backup does with a blob: compress on the worker, seal here. */
 function sealVia(pool: SealPool, keys: MasterKeys, parts: Uint8Array[], level = 3): Promise<Buffer> {
@@ -223,6 +228,131 @@ describe('SealPool', () => {
       await pool.close();
       const settled = await results;
       expect(settled.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'REPO_CLOSED')).toBe(true);
+    });
+  });
+
+  describe('storeFile', () => {
+    const small = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
+
+    /** Stores `path` through a worker as a backup does; returns the outcome and the chunks handed over, opened. */
+    async function storeVia(pool: SealPool, keys: MasterKeys, path: string, job: Partial<FileJob> = {}): Promise<{ outcome: FileOutcome; handed: Array<{ id: string; plain: Buffer }> }> {
+      const copies: Array<{ id: string; envelope: Buffer }> = [];
+      const fd = openSync(path, 'r');
+      try {
+        const full: FileJob = { zstdLevel: 3, rules: cutRules(small), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)), ...job };
+        const { outcome } = await pool.storeFile(fd, full, (chunk) => {
+          copies.push({ id: chunk.id, envelope: Buffer.from(chunk.envelope) });
+          chunk.release();
+        });
+        const done = await outcome;
+        return { outcome: done, handed: await Promise.all(copies.map(async ({ id, envelope }) => ({ id, plain: await open(keys, envelope) }))) };
+      } finally {
+        closeSync(fd);
+      }
+    }
+
+    function open(keys: MasterKeys, envelope: Buffer): Promise<Buffer> {
+      return decompress(unseal(keys.encryption, envelope, 'test chunk'), 'test chunk');
+    }
+
+    async function chunkIds(keys: MasterKeys, data: Buffer, params = small): Promise<string[]> {
+      const chunker = new Chunker(gearTable(keys.chunker), params);
+      const ids: string[] = [];
+      async function* pieces(): AsyncGenerator<Uint8Array> {
+        yield data.subarray(0, 1000);
+        yield data.subarray(1000);
+      }
+      for await (const chunk of chunkStream(chunker, pieces())) ids.push(blobId(keys.id, ...chunk.parts));
+      return ids;
+    }
+
+    it('cuts, names and seals a file as the main thread would, handing over each new chunk once', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1);
+      const dir = await tempDir();
+      try {
+        // Random and compressible stretches; longer than a worker reads at once, so cuts span reads.
+        const data = Buffer.concat([randomData(21, 3_000_000), Buffer.from('compressible text '.repeat(200_000)), randomData(22, 9_500_000)]);
+        await writeFile(join(dir, 'mixed'), data);
+        const { outcome, handed } = await storeVia(pool, keys, join(dir, 'mixed'));
+        const expected = await chunkIds(keys, data);
+        expect(outcome).toEqual({ ids: expected, size: data.length });
+        expect(expected.length).toBeGreaterThan(20);
+        expect(handed.map((h) => h.id)).toEqual([...new Set(expected)]);
+        // The repeated text makes repeated chunks: the file is its ids, each opened once.
+        const plain = new Map(handed.map((h) => [h.id, h.plain]));
+        expect(Buffer.concat(expected.map((id) => plain.get(id)!)).equals(data)).toBe(true);
+
+        // With the default sizes too (chunks of up to 8 MiB), and for a file the repository has in part.
+        const defaults = await chunkIds(keys, data, DEFAULT_CHUNKER);
+        const known = new KnownIds(1);
+        known.add(defaults[1]!);
+        const second = await storeVia(pool, keys, join(dir, 'mixed'), { rules: cutRules(DEFAULT_CHUNKER), known: known.table });
+        expect(second.outcome).toEqual({ ids: defaults, size: data.length });
+        expect(second.handed.map((h) => h.id)).toEqual(defaults.filter((id) => id !== defaults[1]));
+
+        // Repeated content (zeros cut at the same places, then a shorter rest) is sealed once; an
+        // empty file has no chunks.
+        await writeFile(join(dir, 'zeros'), Buffer.alloc(2_000_000));
+        const zeros = await storeVia(pool, keys, join(dir, 'zeros'));
+        const zeroIds = 'ids' in zeros.outcome ? zeros.outcome.ids : [];
+        expect(zeroIds.length).toBeGreaterThanOrEqual(2_000_000 / small.max);
+        expect(zeros.handed.map((h) => h.id)).toEqual([...new Set(zeroIds)]);
+        expect(zeros.handed.length).toBeLessThanOrEqual(2);
+        await writeFile(join(dir, 'empty'), '');
+        expect((await storeVia(pool, keys, join(dir, 'empty'))).outcome).toEqual({ ids: [], size: 0 });
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('reports a descriptor it cannot read, and stops when told to', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1);
+      const dir = await tempDir();
+      try {
+        expect((await storeVia(pool, keys, dir)).outcome).toMatchObject({ unreadable: { code: 'EISDIR' } });
+        await writeFile(join(dir, 'file'), randomData(23, 100_000));
+        const abort = new Int32Array(new SharedArrayBuffer(4));
+        Atomics.store(abort, 0, 1);
+        expect((await storeVia(pool, keys, join(dir, 'file'), { abort })).outcome).toEqual({ aborted: true });
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('waits for ring space the main thread gives back, in any order', async () => {
+      const keys = generateMasterKeys();
+      const pool = new SealPool(keys, 1);
+      const dir = await tempDir();
+      try {
+        // A ring left part-way (a 2 MiB chunk, given back) takes a chunk of 8 MiB, which fits only
+        // from its beginning: once empty, it starts there again.
+        const fixed = (size: number) => cutRules({ min: size, avg: size, max: size });
+        await writeFile(join(dir, '2m'), randomData(25, 2 * 1024 * 1024));
+        await writeFile(join(dir, '8m'), randomData(26, FILE_CHUNK_MAX));
+        expect((await storeVia(pool, keys, join(dir, '2m'), { rules: fixed(2 * 1024 * 1024) })).handed).toHaveLength(1);
+        expect((await storeVia(pool, keys, join(dir, '8m'), { rules: fixed(FILE_CHUNK_MAX) })).handed).toHaveLength(1);
+
+        // Chunks of 1–8 MiB given back out of order, so the ring fills, wraps and waits.
+        const data = randomData(24, 3 * DEFAULT_CHUNKER.max);
+        await writeFile(join(dir, 'big'), data);
+        const held: Array<{ envelope: Buffer; release: () => void }> = [];
+        const fd = openSync(join(dir, 'big'), 'r');
+        const job: FileJob = { zstdLevel: 1, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
+        const { outcome } = await pool.storeFile(fd, job, (chunk) => {
+          held.push({ envelope: Buffer.from(chunk.envelope), release: chunk.release });
+          // Every other one given back at once, the others later: the ring is freed in its own order.
+          if (held.length % 2 === 0) setImmediate(chunk.release);
+          else setTimeout(chunk.release, 20);
+        });
+        const done = await outcome;
+        closeSync(fd);
+        expect(done).toEqual({ ids: await chunkIds(keys, data, DEFAULT_CHUNKER), size: data.length });
+        expect(Buffer.concat(await Promise.all(held.map((h) => open(keys, h.envelope)))).equals(data)).toBe(true);
+      } finally {
+        await pool.close();
+      }
     });
   });
 });

@@ -126,6 +126,7 @@ function toEntry(rel: string, abs: string, info: BigIntStats, options: WalkOptio
       size: Number(info.size),
       changeKey: `${info.dev}:${info.ino}`,
       open: () => (info.size <= SMALL_FILE ? readSmallFile(abs, options.followSymlinks) : readFile(abs, options.followSymlinks, ctx.signal)),
+      openFile: () => openRegularFile(abs, options.followSymlinks),
     };
   }
   const kind = info.isSocket() ? 'socket' : info.isFIFO() ? 'FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'device' : 'special file';
@@ -147,11 +148,35 @@ function base(rel: string, info: BigIntStats, type: SourceEntry['type']): Source
 const SMALL_FILE = 256n * 1024n;
 
 /**
+ * Opens a file for the repository to read on a worker thread, with the flags and check of
+ * readFile. A blocking open and fstat cost a few microseconds, less than a trip through the pool.
+ */
+function openRegularFile(abs: string, followSymlinks: boolean): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(abs, readFlags(followSymlinks));
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    return fd;
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    throw new SourceError('SOURCE_UNREADABLE', `cannot read ${abs} (${errorCode(error)})`, { plugin: 'files', cause: error });
+  }
+}
+
+/**
+ * O_NOFOLLOW: a file swapped for a symlink after the walk must not pull in what it points to;
+ * O_NONBLOCK: one swapped for a FIFO must not hang the open (the fstat check then refuses it).
+ */
+function readFlags(followSymlinks: boolean): number {
+  return constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
+}
+
+/**
  * Reads a small file with blocking calls: four syscalls of a few microseconds cost less than four
  * trips through the thread pool, and most files are small. Same flags and checks as readFile.
  */
 async function* readSmallFile(abs: string, followSymlinks: boolean): AsyncGenerator<Uint8Array> {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
+  const flags = readFlags(followSymlinks);
   let fd: number | undefined;
   try {
     fd = openSync(abs, flags);
@@ -176,9 +201,7 @@ async function* readSmallFile(abs: string, followSymlinks: boolean): AsyncGenera
  * repository counts as a warning; they can only surface here, when the content is actually read.
  */
 async function* readFile(abs: string, followSymlinks: boolean, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  // O_NOFOLLOW: a file swapped for a symlink after the walk must not pull in what it points to;
-  // O_NONBLOCK: one swapped for a FIFO must not hang the open (the fstat check then refuses it).
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followSymlinks ? 0 : constants.O_NOFOLLOW);
+  const flags = readFlags(followSymlinks);
   let handle: FileHandle | undefined;
   try {
     handle = await open(abs, flags);

@@ -256,7 +256,7 @@ describe('files source', () => {
     expect(progress.at(-1)).toBe(9);
 
     const after = await entriesOf(filesSource({ path: restored }));
-    const comparable = async (entries: SourceEntry[]) => Promise.all(entries.map(async ({ open, changeKey: _k, ...rest }) => ({
+    const comparable = async (entries: SourceEntry[]) => Promise.all(entries.map(async ({ open, openFile: _f, changeKey: _k, ...rest }) => ({
       ...rest, content: open ? (await digest(await open())).sha256 : undefined,
     })));
     expect(await comparable(after.entries)).toEqual(await comparable(before.entries));
