@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { closeSync, readSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SourceEntry, SourceInstance } from '@cairn/core';
 import { backupContext } from './context.js';
@@ -84,6 +86,24 @@ export function describeSourceConformance(name: string, makeSource: MakeSource):
           size += part.byteLength;
         }
         expect(size, `${entry.path}`).toBe(entry.size);
+      }
+    });
+
+    it('opens as a descriptor (openFile, when offered) the same bytes it streams', async () => {
+      const { entries } = await entriesOf();
+      for (const entry of entries.filter((e) => e.type === 'file' && e.openFile)) {
+        const streamed = createHash('sha256');
+        for await (const part of await entry.open!()) streamed.update(part);
+        const fd = await entry.openFile!();
+        expect(Number.isInteger(fd), `${entry.path}: openFile gave no file descriptor`).toBe(true);
+        const read = createHash('sha256');
+        try {
+          const buffer = Buffer.alloc(1024 * 1024);
+          for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) read.update(buffer.subarray(0, n));
+        } finally {
+          closeSync(fd);
+        }
+        expect(read.digest('hex'), `${entry.path}`).toBe(streamed.digest('hex'));
       }
     });
 
