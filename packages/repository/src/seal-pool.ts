@@ -71,6 +71,15 @@ const SLOTS_PER_WORKER = 2;
 const RING_BYTES = SLOT_BYTES + 1024 * 1024;
 /** The largest chunk `storeFile` takes: its envelope must fit in a ring. Larger (a custom chunker) go through `hashAndCompress`'s own buffers. */
 export const FILE_CHUNK_MAX = SLOT_BYTES - 1024;
+/**
+ * Workers hold ~5 MiB of objects, but V8 paces its collections by the heap limit, and the zstd
+ * and AES outputs they freed (buffers outside the heap: no blob can exhaust it) waited for one
+ * 60–100 MiB later. 64 MiB made that wait shorter at no measured cost in speed; 32–48 MiB saved
+ * 20–40 MiB more but slowed restore by 10–12 % (and check). File workers, which make such
+ * garbage fastest, take 32 MiB: two of them peaked ~35 MiB lower at the same backup speed.
+ */
+const SEAL_HEAP_MB = 64;
+const FILE_HEAP_MB = 32;
 /** Files queued per worker: small files take a worker less time than the main thread's pauses (a batch of stats). */
 const FILES_PER_WORKER = 16;
 const FLAG_RAW = Uint8Array.of(0);
@@ -88,7 +97,8 @@ const FLAG_ZSTD = Uint8Array.of(1);
  * tree blobs, chunks from a custom chunker) take the old road: copied over, transferred back.
  */
 export class SealPool {
-  private readonly workers: Worker[];
+  private readonly workers: Worker[] = [];
+  private readonly size: number;
   private readonly waiting = new Map<number, Waiter>();
   private readonly slots: SharedArrayBuffer;
   private readonly freeSlots: number[];
@@ -98,18 +108,23 @@ export class SealPool {
   private readonly slotWaiters: Array<(slot: number | undefined) => void> = [];
   private nextId = 0;
   private failure: Error | undefined;
-  /** The rings of every worker that may run, and the bytes of each not given back yet. */
+  /**
+   * Workers that store files (storeFile), one per core, started on the first file: apart from the
+   * others, with a smaller heap (see spawn), so restores and checks keep theirs.
+   */
+  private readonly fileWorkers: Worker[] = [];
+  /** The rings of the file workers, and the bytes of each not given back yet. */
   private readonly ring: SharedArrayBuffer;
   private readonly ringUsed: Int32Array;
-  /** Per worker, what its ring holds, in the order written: given back in that order. */
+  /** Per file worker, what its ring holds, in the order written: given back in that order. */
   private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
   /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
   private readonly fileChunks = new Map<number, (chunk: SealedChunk) => void>();
-  /** Files queued on each worker, and callers waiting for a place. */
+  /** Files queued on each file worker, and callers waiting for a place. */
   private readonly fileLoad: number[] = [];
   private readonly fileWaiters: Array<() => void> = [];
 
-  private readonly spawn: () => Worker;
+  private readonly spawn: (heapMb: number, ring?: number) => Worker;
   private widened = false;
 
   // One core is left to the main thread, which reads, chunks and packs.
@@ -121,46 +136,43 @@ export class SealPool {
     this.slots = new SharedArrayBuffer(total * SLOT_BYTES);
     this.freeSlots = Array.from({ length: slotCount }, (_, i) => slotCount - 1 - i);
     this.spareSlots = Array.from({ length: total - slotCount }, (_, i) => slotCount + i);
-    const most = Math.max(size, availableParallelism());
-    this.ring = new SharedArrayBuffer(most * RING_BYTES);
-    this.ringUsed = new Int32Array(new SharedArrayBuffer(most * 4));
+    this.ring = new SharedArrayBuffer(availableParallelism() * RING_BYTES);
+    this.ringUsed = new Int32Array(new SharedArrayBuffer(availableParallelism() * 4));
     const gear = gearTable(keys.chunker);
-    this.spawn = () => {
-      const ringIndex = this.workers.length;
-      this.fileLoad.push(0);
-      this.ringHeld.push([]);
+    this.spawn = (heapMb, ringIndex = -1) => {
       const worker = new Worker(new URL(file, import.meta.url), {
         workerData: { key: keys.encryption, idKey: keys.id, slots: this.slots, slotBytes: SLOT_BYTES, gear, ring: this.ring, ringUsed: this.ringUsed.buffer, ringIndex, ringBytes: RING_BYTES },
-        // The worker holds ~5 MiB of objects, but V8 paces its collections by the heap limit, and
-        // the zstd and AES outputs it freed waited for one 60–100 MiB later. 64 MiB made that
-        // wait shorter at no measured cost in speed (16–32 MiB saved 20–40 MiB more but slowed
-        // check and restore by 10–25 %). Buffers live outside this heap: no blob can exhaust it.
-        resourceLimits: { maxOldGenerationSizeMb: 64 },
+        resourceLimits: { maxOldGenerationSizeMb: heapMb },
       });
       worker.on('message', (reply: Reply) => this.settle(ringIndex, reply));
       worker.on('error', (error) => this.fail(error));
       worker.unref();
       return worker;
     };
-    this.workers = [];
-    for (let i = 0; i < size; i++) this.workers.push(this.spawn());
+    this.size = size;
+  }
+
+  /**
+   * The workers for everything but storing files, started on first use. While a backup has file
+   * workers and nothing else needed these, its trees go to the file workers: a thread less.
+   */
+  private sealWorkers(): Worker[] {
+    if (this.workers.length > 0 || this.failure) return this.workers;
+    if (this.fileWorkers.length > 0) return this.fileWorkers;
+    while (this.workers.length < this.size) this.workers.push(this.started(this.spawn(SEAL_HEAP_MB)));
+    return this.workers;
   }
 
   /**
    * Gives the pool a worker on every core, once (it keeps them until closed). For work whose main
    * thread leaves a core idle: a restore only writes files, so the workers' decoding is what takes
-   * the time (restore 5.8 → 5.3 s on 2 cores, for one more worker: +50 MiB RSS); a backup of files
-   * by descriptor (storeFile) leaves the main thread only walking and packing. Not for `check`,
+   * the time (restore 5.8 → 5.3 s on 2 cores, for one more worker: +50 MiB RSS). Not for `check`,
    * whose peak memory it would take past 300 MiB.
    */
   widen(): void {
     if (this.widened || this.failure) return;
     this.widened = true;
-    while (this.workers.length < availableParallelism()) {
-      const worker = this.spawn();
-      if (this.waiting.size > 0) worker.ref(); // as the others are while replies are awaited
-      this.workers.push(worker);
-    }
+    while (this.workers.length < availableParallelism()) this.workers.push(this.started(this.spawn(SEAL_HEAP_MB)));
     for (const slot of this.spareSlots.splice(0)) this.releaseSlot(slot);
   }
 
@@ -173,7 +185,13 @@ export class SealPool {
    */
   async storeFile(fd: number, job: FileJob, onChunk: (chunk: SealedChunk) => void): Promise<{ outcome: Promise<FileOutcome> }> {
     if (job.rules.max > FILE_CHUNK_MAX) throw new RangeError(`storeFile takes chunks of at most ${FILE_CHUNK_MAX} bytes`);
-    this.widen();
+    if (this.failure) throw this.failure;
+    // A file worker on every core: the main thread is left only walking the tree and packing.
+    while (this.fileWorkers.length < availableParallelism()) {
+      this.fileLoad.push(0);
+      this.ringHeld.push([]);
+      this.fileWorkers.push(this.started(this.spawn(FILE_HEAP_MB, this.fileWorkers.length)));
+    }
     let worker = this.leastLoaded();
     while (this.fileLoad[worker]! >= FILES_PER_WORKER) {
       await new Promise<void>((resolve) => this.fileWaiters.push(resolve));
@@ -183,7 +201,7 @@ export class SealPool {
     this.fileLoad[worker]!++;
     const id = this.nextId++;
     this.fileChunks.set(id, onChunk);
-    const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker });
+    const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker: this.fileWorkers[worker]! });
     const outcome = reply.then(
       (done): FileOutcome => (done.ids ? { ids: done.ids, size: done.size! } : done.unreadable ? { unreadable: done.unreadable } : { aborted: true }),
     );
@@ -199,7 +217,7 @@ export class SealPool {
 
   private leastLoaded(): number {
     let best = 0;
-    for (let i = 1; i < this.workers.length; i++) if (this.fileLoad[i]! < this.fileLoad[best]!) best = i;
+    for (let i = 1; i < this.fileWorkers.length; i++) if (this.fileLoad[i]! < this.fileLoad[best]!) best = i;
     return best;
   }
 
@@ -359,22 +377,33 @@ export class SealPool {
     return Buffer.from(this.slots, slot * SLOT_BYTES, SLOT_BYTES);
   }
 
-  private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], to?: { id: number; worker: number }): Promise<Reply> {
+  private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], to?: { id: number; worker: Worker }): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = to?.id ?? this.nextId++;
-    const worker = this.workers[to?.worker ?? id % this.workers.length]!;
+    const pool = this.sealWorkers();
+    const worker = to?.worker ?? pool[id % pool.length]!;
     return new Promise((resolve, reject) => {
       // Referenced only while a reply is awaited: an idle pool never keeps the process alive.
-      if (this.waiting.size === 0) for (const w of this.workers) w.ref();
+      if (this.waiting.size === 0) for (const w of this.everyWorker()) w.ref();
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ ...message, id }, transfer);
     });
   }
 
+  private everyWorker(): Worker[] {
+    return [...this.workers, ...this.fileWorkers];
+  }
+
+  /** A worker started while replies are awaited is referenced, as the others then are. */
+  private started(worker: Worker): Worker {
+    if (this.waiting.size > 0) worker.ref();
+    return worker;
+  }
+
   /** Stops the workers; work still waiting is refused rather than left hanging. */
   async close(): Promise<void> {
     this.fail(new RepositoryError('REPO_CLOSED', 'the repository was closed while blobs were still being processed'));
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    await Promise.all(this.everyWorker().map((worker) => worker.terminate()));
   }
 
   private settle(worker: number, reply: Reply): void {
@@ -383,7 +412,7 @@ export class SealPool {
     const waiter = this.waiting.get(reply.id);
     if (!waiter) return;
     this.waiting.delete(reply.id);
-    if (this.waiting.size === 0) for (const w of this.workers) w.unref();
+    if (this.waiting.size === 0) for (const w of this.everyWorker()) w.unref();
     if (reply.error === undefined) waiter.resolve(reply);
     else waiter.reject(new WorkerReplyError(reply.error));
   }
