@@ -161,12 +161,15 @@ async function walkSources(
       }
       if (entry.type === 'file') {
         const before = await parents.node(segments);
-        const byDescriptor = entry.openFile && deps.chunker.rules.max <= FILE_CHUNK_MAX && !isUnchanged(before, entry, deps.index);
-        const stored = byDescriptor
-          ? await storeOpenFile(deps, before, node, entry.openFile!, counts, warn, currentPath, options.signal)
-          : await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
-        if (!stored) continue;
-        if (stored.content) {
+        if (isUnchanged(before, entry, deps.index)) {
+          node.content = before!.content!;
+          counts.filesUnchanged++;
+          counts.bytesTotal += node.size;
+        } else {
+          const stored = entry.openFile && deps.chunker.rules.max <= FILE_CHUNK_MAX
+            ? await storeOpenFile(deps, before, node, entry.openFile, counts, warn, currentPath, options.signal)
+            : await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
+          if (!stored) continue;
           const frame = top();
           awaitChild(frame, stored.content.then((kept) => {
             if (!kept) removeChild(frame, node);
@@ -187,10 +190,10 @@ async function walkSources(
 }
 
 /**
- * Stores a file's content, or reuses the parent snapshot's chunk list. False: unreadable, skipped
- * with a warning. Content already in the repository is never compressed: a chunk is hashed first
- * (large ones on a worker), and only new ones are compressed there, then sealed into their pack.
- * `content` settles once the node has its chunk list: the walk goes on meanwhile.
+ * Stores a file's content from its stream. False: unreadable, skipped with a warning. Content
+ * already in the repository is never compressed: a chunk is hashed first (large ones on a
+ * worker), and only new ones are compressed there, then sealed into their pack. `content` settles
+ * once the node has its chunk list: the walk goes on meanwhile.
  */
 async function storeFile(
   deps: BackupDeps,
@@ -202,13 +205,7 @@ async function storeFile(
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
-): Promise<false | { content?: Promise<boolean> }> {
-  if (isUnchanged(before, entry, deps.index)) {
-    node.content = before!.content!;
-    counts.filesUnchanged++;
-    counts.bytesTotal += node.size;
-    return {};
-  }
+): Promise<false | { content: Promise<boolean> }> {
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
   // Ids arrive as the workers hash the chunks, while the next ones are read and cut.
   const ids: Array<Promise<string>> = [];
@@ -223,15 +220,10 @@ async function storeFile(
   } catch (error) {
     if (!(error instanceof SourceReadFailure)) throw error;
     deps.chunker.finish(); // drop what was buffered of this file
-    const cause = error.cause as { message?: string; code?: string } | undefined;
-    warn({ path, message: `cannot read ${path}: ${cause?.message ?? String(cause)}`, code: cause?.code ?? 'SOURCE_UNREADABLE' });
+    warn(unreadable(path, error.cause));
     return false;
   }
-  counts.bytesRead += size;
-  counts.bytesTotal += size;
-  node.size = size;
-  if (before?.type === 'file') counts.filesChanged++;
-  else counts.filesNew++;
+  countStored(counts, before, node, size);
   return {
     content: Promise.all(ids).then((list) => {
       node.content = list;
@@ -260,8 +252,7 @@ async function storeOpenFile(
     fd = await openFile();
   } catch (error) {
     if (error instanceof CairnError && error.code === 'ABORTED') throw error;
-    const cause = error as { message?: string; code?: string };
-    warn({ path, message: `cannot read ${path}: ${cause.message ?? String(error)}`, code: cause.code ?? 'SOURCE_UNREADABLE' });
+    warn(unreadable(path, error));
     return false;
   }
   let queued;
@@ -281,14 +272,25 @@ async function storeOpenFile(
       return false;
     }
     node.content = outcome.ids;
-    node.size = outcome.size;
-    counts.bytesRead += outcome.size;
-    counts.bytesTotal += outcome.size;
-    if (before?.type === 'file') counts.filesChanged++;
-    else counts.filesNew++;
+    countStored(counts, before, node, outcome.size);
     return true;
   });
   return { content };
+}
+
+/** A file read to its end, `size` bytes: new, or changed since the parent snapshot. */
+function countStored(counts: Counts, before: TreeNode | undefined, node: TreeNode, size: number): void {
+  node.size = size;
+  counts.bytesRead += size;
+  counts.bytesTotal += size;
+  if (before?.type === 'file') counts.filesChanged++;
+  else counts.filesNew++;
+}
+
+/** The warning for a file the source could not open or read, with the source's own words and code. */
+function unreadable(path: string, cause: unknown): BackupWarning {
+  const { message, code } = (cause ?? {}) as { message?: string; code?: string };
+  return { path, message: `cannot read ${path}: ${message ?? String(cause)}`, code: code ?? 'SOURCE_UNREADABLE' };
 }
 
 interface Counts {

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { gearTable, type CutRules } from './chunker.js';
 import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
+import { Semaphore } from './semaphore.js';
 
 interface Reply {
   id: number;
@@ -120,9 +121,9 @@ export class SealPool {
   private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
   /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
   private readonly fileChunks = new Map<number, (chunk: SealedChunk) => void>();
-  /** Files queued on each file worker, and callers waiting for a place. */
+  /** Files queued on each file worker, and the places in all their queues. */
   private readonly fileLoad: number[] = [];
-  private readonly fileWaiters: Array<() => void> = [];
+  private fileSeats: Semaphore | undefined;
 
   private readonly spawn: (heapMb: number, ring?: number) => Worker;
   private widened = false;
@@ -156,11 +157,10 @@ export class SealPool {
    * The workers for everything but storing files, started on first use. While a backup has file
    * workers and nothing else needed these, its trees go to the file workers: a thread less.
    */
-  private sealWorkers(): Worker[] {
-    if (this.workers.length > 0 || this.failure) return this.workers;
-    if (this.fileWorkers.length > 0) return this.fileWorkers;
+  private sealWorker(id: number): Worker {
+    if (this.workers.length === 0 && this.fileWorkers.length > 0) return this.fileWorkers[id % this.fileWorkers.length]!;
     while (this.workers.length < this.size) this.workers.push(this.started(this.spawn(SEAL_HEAP_MB)));
-    return this.workers;
+    return this.workers[id % this.workers.length]!;
   }
 
   /**
@@ -192,12 +192,10 @@ export class SealPool {
       this.ringHeld.push([]);
       this.fileWorkers.push(this.started(this.spawn(FILE_HEAP_MB, this.fileWorkers.length)));
     }
-    let worker = this.leastLoaded();
-    while (this.fileLoad[worker]! >= FILES_PER_WORKER) {
-      await new Promise<void>((resolve) => this.fileWaiters.push(resolve));
-      if (this.failure) throw this.failure;
-      worker = this.leastLoaded();
-    }
+    const seats = (this.fileSeats ??= new Semaphore(FILES_PER_WORKER * this.fileWorkers.length));
+    await seats.acquire();
+    // With a seat free, the least-loaded worker has room in its queue.
+    const worker = this.leastLoaded();
     this.fileLoad[worker]!++;
     const id = this.nextId++;
     this.fileChunks.set(id, onChunk);
@@ -210,7 +208,7 @@ export class SealPool {
       .finally(() => {
         this.fileChunks.delete(id);
         this.fileLoad[worker]!--;
-        this.fileWaiters.shift()?.();
+        seats.release();
       });
     return { outcome };
   }
@@ -380,8 +378,7 @@ export class SealPool {
   private send(message: Record<string, unknown>, transfer: ArrayBuffer[] = [], to?: { id: number; worker: Worker }): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = to?.id ?? this.nextId++;
-    const pool = this.sealWorkers();
-    const worker = to?.worker ?? pool[id % pool.length]!;
+    const worker = to?.worker ?? this.sealWorker(id);
     return new Promise((resolve, reject) => {
       // Referenced only while a reply is awaited: an idle pool never keeps the process alive.
       if (this.waiting.size === 0) for (const w of this.everyWorker()) w.ref();
@@ -422,7 +419,6 @@ export class SealPool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
     for (const wake of this.slotWaiters.splice(0)) wake(undefined);
-    for (const wake of this.fileWaiters.splice(0)) wake();
   }
 }
 

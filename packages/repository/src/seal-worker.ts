@@ -37,8 +37,8 @@ interface CutRules {
 }
 /**
  * `file`: read the open descriptor `fd` to its end; cut it into chunks; name each; compress and
- * seal the ones neither in `known` nor sealed earlier in this file into this worker's ring,
- * one message each; then reply with every chunk's id. `abort[0]` set: stop between reads.
+ * seal the ones neither in `known` nor sealed earlier in this file into this worker's ring, told
+ * in batches (see `notes`); then reply with every chunk's id. `abort[0]` set: stop between reads.
  */
 interface FileRequest {
   op: 'file';
@@ -90,12 +90,17 @@ parentPort!.on('message', (request: Request) => {
   }
 });
 
-function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
-  const packed = zstdCompressSync(data, {
-    params: { [constants.ZSTD_c_compressionLevel]: zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
+/** zstd at `level`, without a checksum (the envelope authenticates), in one output buffer sized for the input. */
+function zstd(data: Uint8Array, level: number): Buffer {
+  return zstdCompressSync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 },
     chunkSize: Math.min(Math.max(data.length + 1024, 64 * 1024), 16 * 1024 * 1024),
     pledgedSrcSize: data.length,
   });
+}
+
+function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
+  const packed = zstd(data, zstdLevel);
   // Raw data needs nothing sent back: the main thread still has it.
   if (packed.length >= data.length) parentPort!.postMessage({ id: requestId });
   else if (slot) parentPort!.postMessage({ id: requestId, length: packed.copy(slot) });
@@ -158,7 +163,7 @@ function storeFile(request: FileRequest): void {
   const ids: string[] = [];
   const sealed = new Set<string>();
   let size = 0;
-  const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: notes.splice(0), ...outcome });
+  const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: takeNotes(), ...outcome });
   try {
     if (input.length < request.rules.max + READ_AHEAD) input = Buffer.allocUnsafeSlow(request.rules.max + READ_AHEAD);
     let have = 0;
@@ -203,9 +208,12 @@ let notedBytes = 0;
 const NOTE_BYTES = 1024 * 1024;
 
 function tell(requestId: number): void {
-  if (notes.length === 0) return;
-  parentPort!.postMessage({ id: requestId, sealed: notes.splice(0), more: true });
+  if (notes.length > 0) parentPort!.postMessage({ id: requestId, sealed: takeNotes(), more: true });
+}
+
+function takeNotes(): typeof notes {
   notedBytes = 0;
+  return notes.splice(0);
 }
 
 /**
@@ -229,17 +237,13 @@ function cutLength(buffer: Buffer, start: number, end: number, rules: CutRules):
   return i - start >= rules.max ? rules.max : 0;
 }
 
-/** Names a chunk; unless the repository has it, compresses and seals it into a ring slot for the main thread. */
+/** Names a chunk; unless the repository has it, compresses and seals it into the ring for the main thread. */
 function storeChunk(request: FileRequest, chunk: Buffer, sealed: Set<string>): string {
   const digest = createHmac('sha256', idKey).update(chunk).digest();
   const id = digest.toString('hex');
   if (sealed.has(id) || isKnown(request.known, digest)) return id;
   sealed.add(id);
-  const packed = zstdCompressSync(chunk, {
-    params: { [constants.ZSTD_c_compressionLevel]: request.zstdLevel, [constants.ZSTD_c_checksumFlag]: 0 },
-    chunkSize: Math.min(Math.max(chunk.length + 1024, 64 * 1024), 16 * 1024 * 1024),
-    pledgedSrcSize: chunk.length,
-  });
+  const packed = zstd(chunk, request.zstdLevel);
   const raw = packed.length >= chunk.length;
   const body = raw ? chunk : packed;
   const length = 12 + 1 + body.length + 16;

@@ -266,11 +266,20 @@ describe('SealPool', () => {
       return ids;
     }
 
-    it('cuts, names and seals a file as the main thread would, handing over each new chunk once', async () => {
+    /** A pool, its keys and a temporary folder for one test; the pool is closed however the test ends. */
+    async function withPool(test: (keys: MasterKeys, pool: SealPool, dir: string) => Promise<void>): Promise<void> {
       const keys = generateMasterKeys();
       const pool = new SealPool(keys, 1);
       const dir = await tempDir();
       try {
+        await test(keys, pool, dir);
+      } finally {
+        await pool.close();
+      }
+    }
+
+    it('cuts, names and seals a file as the main thread would, handing over each new chunk once', () =>
+      withPool(async (keys, pool, dir) => {
         // Random and compressible stretches; longer than a worker reads at once, so cuts span reads.
         const data = Buffer.concat([randomData(21, 3_000_000), Buffer.from('compressible text '.repeat(200_000)), randomData(22, 9_500_000)]);
         await writeFile(join(dir, 'mixed'), data);
@@ -301,31 +310,19 @@ describe('SealPool', () => {
         expect(zeros.handed.length).toBeLessThanOrEqual(2);
         await writeFile(join(dir, 'empty'), '');
         expect((await storeVia(pool, keys, join(dir, 'empty'))).outcome).toEqual({ ids: [], size: 0 });
-      } finally {
-        await pool.close();
-      }
-    });
+      }));
 
-    it('reports a descriptor it cannot read, and stops when told to', async () => {
-      const keys = generateMasterKeys();
-      const pool = new SealPool(keys, 1);
-      const dir = await tempDir();
-      try {
+    it('reports a descriptor it cannot read, and stops when told to', () =>
+      withPool(async (keys, pool, dir) => {
         expect((await storeVia(pool, keys, dir)).outcome).toMatchObject({ unreadable: { code: 'EISDIR' } });
         await writeFile(join(dir, 'file'), randomData(23, 100_000));
         const abort = new Int32Array(new SharedArrayBuffer(4));
         Atomics.store(abort, 0, 1);
         expect((await storeVia(pool, keys, join(dir, 'file'), { abort })).outcome).toEqual({ aborted: true });
-      } finally {
-        await pool.close();
-      }
-    });
+      }));
 
-    it('waits for ring space the main thread gives back, in any order', async () => {
-      const keys = generateMasterKeys();
-      const pool = new SealPool(keys, 1);
-      const dir = await tempDir();
-      try {
+    it('waits for ring space the main thread gives back, in any order', () =>
+      withPool(async (keys, pool, dir) => {
         // A ring left part-way (a 2 MiB chunk, given back) takes a chunk of 8 MiB, which fits only
         // from its beginning: once empty, it starts there again.
         const fixed = (size: number) => cutRules({ min: size, avg: size, max: size });
@@ -350,9 +347,6 @@ describe('SealPool', () => {
         closeSync(fd);
         expect(done).toEqual({ ids: await chunkIds(keys, data, DEFAULT_CHUNKER), size: data.length });
         expect(Buffer.concat(await Promise.all(held.map((h) => open(keys, h.envelope)))).equals(data)).toBe(true);
-      } finally {
-        await pool.close();
-      }
-    });
+      }));
   });
 });
