@@ -1,5 +1,5 @@
 import type {
-  CheckOptions, CheckReport, DiffEntry, DirectoryEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot,
+  CheckOptions, CheckReport, DiffEntry, DirectoryEntry, EntryBase, ForgetResult, PruneResult, RetentionPolicy, SizeEstimate, Snapshot,
 } from '@cairn/repository';
 import type { ExecutorInstance, PluginUrls, RestoreMode, RestoreResult, SourceInstance, TargetInstance } from './contracts.js';
 import type { CairnEvents } from './events.js';
@@ -138,7 +138,7 @@ export interface Cairn {
    * The nodes of one snapshot, depth-first. With `each`, every node goes to it as it is read and
    * the answer is empty: a listing of millions of files is never held in memory.
    */
-  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: Omit<RestoreEntry, 'open'>) => void } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>>;
+  ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: EntryBase) => void } & RunMeta): Promise<EntryBase[]>;
   /**
    * One directory of a snapshot (`path` like `files/docs`; empty for the root, a directory per
    * source), its entries by name. Reads only the trees on the way to it; with `sizes`, each

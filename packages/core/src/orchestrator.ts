@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Repository } from '@cairn/repository';
 import type {
-  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, DirectoryEntry, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot, SnapshotSourceInfo,
+  BackupWarning, BlobStore, CheckOptions, CheckReport, DiffEntry, DirectoryEntry, EntryBase, ForgetResult, PruneResult, RestoreEntry, RetentionPolicy, SizeEstimate, Snapshot, SnapshotSourceInfo,
 } from '@cairn/repository';
 import type { EventEmitter } from 'eventemitter3';
 import type {
@@ -260,14 +260,14 @@ class Orchestrator implements Cairn {
       this.#withRepository(target, request.repository.password, signal, (repo) => repo.snapshots()));
   }
 
-  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: Omit<RestoreEntry, 'open'>) => void } & RunMeta): Promise<Array<Omit<RestoreEntry, 'open'>>> {
+  async ls(request: { repository: RepositoryRef; snapshot: string; include?: string[]; each?: (node: EntryBase) => void } & RunMeta): Promise<EntryBase[]> {
     const check = (): void => checkSnapshotRef(request.snapshot, 'snapshot');
     return this.#run({ operation: 'ls', ref: request.repository, meta: request, check, describe: () => ({ snapshot: request.snapshot }) }, ({ target, signal }) =>
       this.#withRepository(target, request.repository.password, signal, async (repo) => {
         const snapshot = await repo.findSnapshot(request.snapshot);
-        const nodes: Array<Omit<RestoreEntry, 'open'>> = [];
+        const nodes: EntryBase[] = [];
         for await (const entry of repo.walk(snapshot, request.include ? { include: request.include } : {})) {
-          const { open: _open, ...node } = entry;
+          const { open: _open, writeFile: _writeFile, ...node } = entry;
           if (request.each) request.each(node);
           else nodes.push(node);
         }

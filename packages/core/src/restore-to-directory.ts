@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, futimesSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { RestoreEntry } from '@cairn/repository';
 import type { RestoreResult } from './contracts.js';
-import { SourceError, throwIfAborted } from './errors.js';
+import { CairnError, SourceError, throwIfAborted } from './errors.js';
 
 export interface WriteToDirectoryOptions {
   signal?: AbortSignal;
@@ -18,10 +17,8 @@ const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** Report progress inside a large file this often, not only between files. */
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
-/** Files up to this size are written with blocking calls (see writeSmallFileSync). */
-const SMALL_FILE = 256 * 1024;
 /** Files written at once: each waits on storage and the thread pool, so one at a time leaves both idle. */
-const PARALLEL_FILES = 6;
+const PARALLEL_FILES = 16;
 
 /**
  * Writes restored entries into `targetDir`, never outside it, whatever the entries hold.
@@ -186,28 +183,35 @@ class TreeWriter {
     if (this.symlinks.has(rel)) throw unsafe(rel, 'appears both as a symlink and as a file');
     if (this.dirs.has(rel)) throw unsafe(rel, 'appears both as a directory and as a file');
     const abs = this.abs(segments);
-    // Each chunk is written out before the next is read, so its memory can be reused.
-    const content = entry.open({ reuseChunks: true });
-    if (entry.size <= SMALL_FILE && (await writeSmallFileSync(abs, content, entry, signal, onBytes))) return;
-    const { handle, temp } = await this.openFile(abs);
+    const { fd, temp } = this.openFile(abs);
     let complete = false;
     try {
-      for await (const chunk of content) {
-        throwIfAborted(signal);
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          const { bytesWritten } = await fsCall(abs, () => handle.write(chunk, offset, chunk.byteLength - offset));
-          offset += bytesWritten;
+      if (entry.writeFile) {
+        // The repository's workers write the content straight into the file.
+        try {
+          await entry.writeFile(fd, { signal, onBytes });
+        } catch (error) {
+          throw error instanceof CairnError ? error : toUnwritable(abs, error);
         }
-        onBytes(chunk.byteLength);
+      } else {
+        // Each chunk is written out before the next is read, so its memory can be reused.
+        for await (const chunk of entry.open({ reuseChunks: true })) {
+          throwIfAborted(signal);
+          fsSync(abs, () => {
+            for (let offset = 0; offset < chunk.byteLength; ) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
+          });
+          onBytes(chunk.byteLength);
+        }
       }
-      // Through the handle, not the path: a path-based chmod/utimes would follow a symlink.
-      await fsCall(abs, () => handle.chmod(entry.mode & 0o7777));
+      // Through the descriptor, not the path: a path-based chmod/utimes would follow a symlink.
       const seconds = entry.mtimeMs / 1000;
-      await fsCall(abs, () => handle.utimes(seconds, seconds));
+      fsSync(abs, () => {
+        fchmodSync(fd, entry.mode & 0o7777);
+        futimesSync(fd, seconds, seconds);
+      });
       complete = true;
     } finally {
-      await handle.close();
+      closeSync(fd);
       if (!complete) removeHalfWritten(temp ?? abs);
     }
     if (temp) await this.replace(abs, temp);
@@ -270,17 +274,23 @@ class TreeWriter {
   /**
    * Opens a new file at `abs`. When something is already there (and overwrite is on), the content
    * goes to a temporary name beside it instead and replaces it only once complete (see `replace`),
-   * so a restore that fails half-way leaves the old file as it was, not truncated.
+   * so a restore that fails half-way leaves the old file as it was, not truncated. Blocking calls:
+   * a few microseconds each, less than a trip through the thread pool, and restores are mostly
+   * small files.
    */
-  private async openFile(abs: string): Promise<{ handle: FileHandle; temp?: string }> {
+  private openFile(abs: string): { fd: number; temp?: string } {
     try {
-      return { handle: await open(abs, FILE_FLAGS | constants.O_EXCL, 0o600) };
+      return { fd: openSync(abs, FILE_FLAGS | constants.O_EXCL, 0o600) };
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw toUnwritable(abs, error);
       if (!this.overwrite) throw new SourceError('RESTORE_UNWRITABLE', `cannot restore file ${abs}: something already exists there (overwrite is off)`, { cause: error });
     }
     const temp = `${abs.slice(0, abs.lastIndexOf('/') + 1)}.${abs.slice(abs.lastIndexOf('/') + 1)}.cairn-restore-${randomBytes(6).toString('hex')}`;
-    return { handle: await fsCall(temp, () => open(temp, FILE_FLAGS | constants.O_EXCL, 0o600)), temp };
+    try {
+      return { fd: openSync(temp, FILE_FLAGS | constants.O_EXCL, 0o600), temp };
+    } catch (error) {
+      throw toUnwritable(temp, error);
+    }
   }
 
   /** Renames the finished file over what was there: a file or a symlink (the link itself, never its target), or an empty directory. */
@@ -300,47 +310,6 @@ class TreeWriter {
     }
   }
 
-}
-
-/**
- * Writes a small file with blocking calls as its chunks come: five syscalls of a few microseconds
- * each cost less than five trips through the thread pool, and restores are mostly small files.
- * Same flags and the same fd-based chmod and utimes as the async path; false (nothing written,
- * `content` not started) when the open needs the async path's handling of what is already there.
- */
-async function writeSmallFileSync(
-  abs: string,
-  content: AsyncIterable<Uint8Array>,
-  entry: RestoreEntry,
-  signal: AbortSignal | undefined,
-  onBytes: (n: number) => void,
-): Promise<boolean> {
-  let fd: number;
-  try {
-    fd = openSync(abs, FILE_FLAGS | constants.O_EXCL, 0o600);
-  } catch {
-    return false; // EEXIST and others: the async path replaces what is there safely, or explains
-  }
-  let complete = false;
-  try {
-    for await (const chunk of content) {
-      throwIfAborted(signal);
-      fsSync(abs, () => {
-        for (let offset = 0; offset < chunk.byteLength; ) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
-      });
-      onBytes(chunk.byteLength);
-    }
-    const seconds = entry.mtimeMs / 1000;
-    fsSync(abs, () => {
-      fchmodSync(fd, entry.mode & 0o7777);
-      futimesSync(fd, seconds, seconds);
-    });
-    complete = true;
-  } finally {
-    closeSync(fd);
-    if (!complete) removeHalfWritten(abs);
-  }
-  return true;
 }
 
 /** A half-written file must not stay behind looking like a restored one. */

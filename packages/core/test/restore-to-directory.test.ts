@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RestoreEntry } from '@cairn/repository';
-import { AbortedError, SourceError, writeEntriesToDirectory } from '../src/index.js';
+import { AbortedError, RepositoryError, SourceError, writeEntriesToDirectory } from '../src/index.js';
 
 let work: string;
 let target: string;
@@ -271,6 +271,51 @@ describe('writeEntriesToDirectory', () => {
     expect(await readFile(join(target, 'was-dir'), 'utf8')).toBe('now a file');
     await expectCode(writeEntriesToDirectory(listOf([file('full-dir', () => bigContent(300_000))]), target), 'RESTORE_UNWRITABLE');
     expect((await readdir(target)).sort()).toEqual(['full-dir', 'was-dir']);
+  });
+
+  describe('entries that write their own content (writeFile)', () => {
+    /** A file whose content is written into the descriptor it is given, as the repository's workers do. */
+    function byDescriptor(path: string, content: Buffer, fail?: unknown): RestoreEntry {
+      return {
+        ...file(path, content, 0o640, T2),
+        open: () => {
+          throw new Error('open() must not be called when writeFile is offered');
+        },
+        writeFile: async (fd, options) => {
+          const half = content.subarray(0, content.length >> 1);
+          writeSync(fd, content, half.length, content.length - half.length, half.length); // out of order, as workers may
+          writeSync(fd, half, 0, half.length, 0);
+          options?.onBytes?.(content.length);
+          if (fail) throw fail;
+        },
+      };
+    }
+
+    it('has the entry write into the new file, then sets its mode and time', async () => {
+      const content = Buffer.from('written through a descriptor\n'.repeat(100));
+      await mkdir(target);
+      await writeFile(join(target, 'existing'), 'old');
+      const result = await writeEntriesToDirectory(listOf([byDescriptor('new', content), byDescriptor('existing', content)]), target);
+      expect(result).toMatchObject({ files: 2, bytes: 2 * content.length });
+      for (const name of ['new', 'existing']) {
+        expect((await readFile(join(target, name))).equals(content)).toBe(true);
+        const info = await stat(join(target, name));
+        expect(info.mode & 0o777).toBe(0o640);
+        expect(info.mtimeMs).toBe(T2);
+      }
+      expect((await readdir(target)).sort()).toEqual(['existing', 'new']); // no temporary file left
+    });
+
+    it('names the file it could not write, passes damage on as it is, and leaves nothing half-written', async () => {
+      const content = Buffer.alloc(1000, 7);
+      const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'write' });
+      const error = await expectCode(writeEntriesToDirectory(listOf([byDescriptor('full', content, full)]), target), 'RESTORE_UNWRITABLE');
+      expect(error.message).toContain(join(target, 'full'));
+      expect(error.message).toContain('ENOSPC');
+      const damage = new RepositoryError('REPO_CORRUPT', 'blob 1234 does not match its id');
+      await expect(writeEntriesToDirectory(listOf([byDescriptor('damaged', content, damage)]), target)).rejects.toBe(damage);
+      expect(await readdir(target)).toEqual([]);
+    });
   });
 
   it('stops with AbortedError when the signal fires', async () => {

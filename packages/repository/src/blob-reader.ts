@@ -72,10 +72,41 @@ export class BlobReader {
     }
   }
 
+  /**
+   * Writes blob `id`'s plaintext into the open file `fd` at `position` on a worker (see
+   * SealPool.writeInto); resolves with its length once nothing writes for it any more.
+   */
+  async writeInto(id: string, fd: number, position: number): Promise<number> {
+    if (!this.pool) throw new Error('BlobReader.writeInto needs a worker pool');
+    this.pool.widen(); // as for lend: the main thread only creates files
+    const location = this.index.get(id);
+    const path = location && this.store.localPath?.(packKey(location.pack));
+    if (!location || path === undefined) {
+      const { location, envelope, what } = await this.locate(id);
+      return this.pool.writeInto(envelope, id, location.rawLength, what, fd, position);
+    }
+    const what = describe(id, location);
+    try {
+      return await this.pool.writeInto({ path, offset: location.offset, length: location.length }, id, location.rawLength, what, fd, position);
+    } catch (error) {
+      const { code, syscall } = error as NodeJS.ErrnoException;
+      if (syscall === undefined || syscall === 'write') throw error;
+      if (code === 'ENOENT') throw packMissing(location);
+      throw new TargetError(code === 'EACCES' ? 'TARGET_PERMISSION' : 'TARGET_IO', `cannot read ${path} (${code}) for ${what}`, { cause: error });
+    }
+  }
+
+  /** The plaintext length of blob `id`, from the index. */
+  rawLength(id: string): number {
+    const location = this.index.get(id);
+    if (!location) throw notIndexed(id);
+    return location.rawLength;
+  }
+
   private async locate(id: string): Promise<{ location: BlobLocation; envelope: Buffer; what: string }> {
     const location = this.index.get(id);
-    if (!location) throw new RepositoryError('REPO_CORRUPT', `blob ${id.slice(0, 12)} is not in any index; run \`cairn check\``);
-    const what = `blob ${id.slice(0, 12)} in pack ${location.pack.slice(0, 12)}`;
+    if (!location) throw notIndexed(id);
+    const what = describe(id, location);
     const envelope = await this.envelope(location);
     if (envelope.length !== location.length) throw new RepositoryError('REPO_CORRUPT', `${what} is truncated`);
     return { location, envelope, what };
@@ -92,9 +123,7 @@ export class BlobReader {
     try {
       return await this.readEnvelope(location);
     } catch (error) {
-      if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') {
-        throw new RepositoryError('REPO_CORRUPT', `pack ${location.pack.slice(0, 12)} (${packKey(location.pack)}) is missing`, { cause: error });
-      }
+      if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') throw packMissing(location, error);
       throw error;
     }
   }
@@ -150,4 +179,16 @@ export class BlobReader {
     }
     return Math.max(end, stop) - offset;
   }
+}
+
+function notIndexed(id: string): RepositoryError {
+  return new RepositoryError('REPO_CORRUPT', `blob ${id.slice(0, 12)} is not in any index; run \`cairn check\``);
+}
+
+function describe(id: string, location: BlobLocation): string {
+  return `blob ${id.slice(0, 12)} in pack ${location.pack.slice(0, 12)}`;
+}
+
+function packMissing(location: BlobLocation, cause?: unknown): RepositoryError {
+  return new RepositoryError('REPO_CORRUPT', `pack ${location.pack.slice(0, 12)} (${packKey(location.pack)}) is missing`, { cause });
 }

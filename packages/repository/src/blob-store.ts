@@ -20,6 +20,13 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** The object's size, or undefined when it does not exist. */
   stat(key: string): Promise<BlobInfo | undefined>;
+  /**
+   * Optional: the path of the object's bytes when they are a plain file on this machine, which
+   * the repository may then read itself (on worker threads, with positioned reads) instead of
+   * through `get`. Only for stores whose objects stay as they are once written; checks `key` as
+   * `get` does. A restore reads envelopes this way.
+   */
+  localPath?(key: string): string;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
   /** Human-readable location with any secret removed, for logs and errors. */

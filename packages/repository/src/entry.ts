@@ -42,6 +42,21 @@ export interface SourceEntry extends EntryBase {
 export interface RestoreEntry extends EntryBase {
   /** Streams the content of a file, verified chunk by chunk. Call at most once. */
   open: (options?: OpenContentOptions) => AsyncIterable<Uint8Array>;
+  /**
+   * For content going into a local file: writes all of it into `fd`, an open descriptor of an
+   * empty regular file, from offset 0, on worker threads, so the bytes never pass through the
+   * main thread. Resolves once written. It rejects with the system's error (its `code`, e.g.
+   * ENOSPC) when the file cannot be written, and with a CairnError for anything else (damage,
+   * abort). Either way nothing writes into `fd` once it has settled: keep it open until then.
+   * Call at most once, instead of `open`.
+   */
+  writeFile?: (fd: number, options?: WriteFileOptions) => Promise<void>;
+}
+
+export interface WriteFileOptions {
+  signal?: AbortSignal;
+  /** Called as parts of the content are written, with their length. */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface OpenContentOptions {

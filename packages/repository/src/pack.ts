@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { copyBytes } from './bytes.js';
 import { ENVELOPE_OVERHEAD, seal, sealInto, unseal } from './crypto.js';
 import { RepositoryError } from './errors.js';
 
@@ -36,7 +37,7 @@ export class PackBuilder {
   add(type: BlobType, id: string, envelope: Uint8Array, rawLength: number): void {
     this.makeRoom(envelope.length);
     this.blobs.push({ type, id, offset: this.size, length: envelope.length, rawLength });
-    this.buffer.set(envelope, this.size);
+    copyBytes(envelope, this.buffer, this.size);
     this.size += envelope.length;
   }
 

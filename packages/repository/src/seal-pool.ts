@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { copyBytes } from './bytes.js';
 import { gearTable, type CutRules } from './chunker.js';
 import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
@@ -22,6 +23,8 @@ interface Reply {
   ids?: string[];
   size?: number;
   unreadable?: { message: string; code: string };
+  /** A system call failed: reading a pack file or writing a restored one. */
+  systemError?: { message: string; code: string; syscall: string };
   aborted?: boolean;
 }
 
@@ -109,6 +112,8 @@ export class SealPool {
   private readonly slotWaiters: Array<(slot: number | undefined) => void> = [];
   private nextId = 0;
   private failure: Error | undefined;
+  /** Settles once every worker has stopped, after a failure. */
+  private halted: Promise<void> = Promise.resolve();
   /**
    * Workers that store files (storeFile), one per core, started on the first file: apart from the
    * others, with a smaller heap (see spawn), so restores and checks keep theirs.
@@ -300,7 +305,7 @@ export class SealPool {
     seated?.();
     try {
       const view = this.slotView(slot);
-      view.set(envelope);
+      copyBytes(envelope, view);
       const { length } = await this.send({ op: 'open', slot, length: envelope.length, blobId, rawLength, intoSlot: true });
       let released = false;
       const release = (): void => {
@@ -320,15 +325,35 @@ export class SealPool {
     await this.unseal('verify', envelope, blobId, rawLength, what);
   }
 
-  private async unseal(op: 'open' | 'verify', envelope: Uint8Array, blobId: string, rawLength: number, what: string): Promise<Reply> {
+  /**
+   * As `open`, but the worker writes the plaintext into the open file `fd` at `position`: it never
+   * comes back to this thread. The envelope is given, or read by the worker from a pack file on
+   * this machine (`PackRange`), so that it never comes here either. Resolves with the plaintext's
+   * length. A failed system call rejects with its error (`code` and `syscall`: ENOSPC on `write`,
+   * ENOENT on `open` of the pack…), damage with REPO_CORRUPT. However it ends, no worker writes
+   * into `fd` for this call afterwards: the caller may close `fd` once its calls have settled.
+   */
+  async writeInto(envelope: Uint8Array | PackRange, blobId: string, rawLength: number, what: string, fd: number, position: number): Promise<number> {
+    try {
+      if (envelope instanceof Uint8Array) return (await this.unseal('write', envelope, blobId, rawLength, what, { fd, position })).length!;
+      return (await this.send({ op: 'write', pack: envelope, blobId, rawLength, fd, position })).length!;
+    } catch (error) {
+      if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
+      // The pool failed under us: a worker may still be in this write until it is stopped.
+      if (error === this.failure) await this.halted;
+      throw error;
+    }
+  }
+
+  private async unseal(op: 'open' | 'verify' | 'write', envelope: Uint8Array, blobId: string, rawLength: number, what: string, extra = {}): Promise<Reply> {
     try {
       if (envelope.length <= SLOT_BYTES) {
-        return await this.withSlot([envelope], (slot) => this.send({ op, slot, length: envelope.length, blobId, rawLength }));
+        return await this.withSlot([envelope], (slot) => this.send({ op, slot, length: envelope.length, blobId, rawLength, ...extra }));
       }
       // A private copy of just the envelope, handed over without another copy: posting the view
       // itself would copy its whole buffer (a pack window, or a whole pack during check).
       const own = new Uint8Array(envelope);
-      return await this.send({ op, envelope: own, blobId, rawLength }, [own.buffer]);
+      return await this.send({ op, envelope: own, blobId, rawLength, ...extra }, [own.buffer]);
     } catch (error) {
       if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
       throw error;
@@ -342,8 +367,7 @@ export class SealPool {
       const view = this.slotView(slot);
       let at = 0;
       for (const part of parts) {
-        view.set(part, at);
-        at += part.length;
+        at += copyBytes(part, view, at);
       }
       return await work(slot, view);
     } finally {
@@ -400,7 +424,7 @@ export class SealPool {
   /** Stops the workers; work still waiting is refused rather than left hanging. */
   async close(): Promise<void> {
     this.fail(new RepositoryError('REPO_CLOSED', 'the repository was closed while blobs were still being processed'));
-    await Promise.all(this.everyWorker().map((worker) => worker.terminate()));
+    await this.halted;
   }
 
   private settle(worker: number, reply: Reply): void {
@@ -410,16 +434,28 @@ export class SealPool {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) for (const w of this.everyWorker()) w.unref();
-    if (reply.error === undefined) waiter.resolve(reply);
+    if (reply.systemError) waiter.reject(Object.assign(new Error(reply.systemError.message), reply.systemError));
+    else if (reply.error === undefined) waiter.resolve(reply);
     else waiter.reject(new WorkerReplyError(reply.error));
   }
 
   private fail(error: Error): void {
+    if (this.failure) return;
     this.failure = error;
+    // Every worker stops, not only one that failed: one may be writing into a file for a request
+    // rejected here (see writeInto).
+    this.halted = Promise.all(this.everyWorker().map((worker) => worker.terminate())).then(() => undefined);
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
     for (const wake of this.slotWaiters.splice(0)) wake(undefined);
   }
+}
+
+/** Where an envelope lies in a pack file on this machine (see BlobStore.localPath). */
+export interface PackRange {
+  path: string;
+  offset: number;
+  length: number;
 }
 
 /** A blob's plaintext in memory that is only borrowed: give it back with `release()` once done with `data`. */

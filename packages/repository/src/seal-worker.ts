@@ -11,13 +11,15 @@
  *   known ids = the lookup of KnownIds
  */
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /**
  * `hash`: a new chunk's id (the main thread decides from it whether to compress it). `compress`: zstd, kept only when smaller. `open`: authenticate, decompress and check the blob's
  * id. `verify`: as `open`, but only the verdict goes back (check has no use for the plaintext).
+ * `write`: as `open`, but the plaintext goes into the open file `fd` at `position` (a restore);
+ * the envelope may also be read here from a pack file (`pack`).
  * The input is `length` bytes of a shared slot (compressed bytes go back in the same slot), or,
  * when too large for one, a buffer of its own (compressed bytes then go back as one).
  */
@@ -53,7 +55,14 @@ type Request =
   | FileRequest
   | ({ op: 'hash'; id: number } & Input)
   | ({ op: 'compress'; id: number; zstdLevel: number } & Input)
-  | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number; intoSlot?: boolean } & Input);
+  | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number; intoSlot?: boolean } & Input)
+  | ({ op: 'write'; id: number; blobId: string; rawLength: number; fd: number; position: number; pack?: PackRange } & Input);
+/** Where an envelope lies in a pack file on this machine: read here, not sent. */
+interface PackRange {
+  path: string;
+  offset: number;
+  length: number;
+}
 
 const key = createSecretKey(Buffer.from(workerData.key as Uint8Array));
 const idKey = createSecretKey(Buffer.from(workerData.idKey as Uint8Array));
@@ -81,14 +90,25 @@ parentPort!.on('message', (request: Request) => {
   }
   try {
     const slot = request.slot === undefined ? undefined : Buffer.from(slots, request.slot * slotBytes, slotBytes);
-    const input = slot ? slot.subarray(0, request.length) : (request.data ?? request.envelope)!;
+    const input = slot ? slot.subarray(0, request.length) : request.op === 'write' && request.pack ? readEnvelope(request.pack) : (request.data ?? request.envelope)!;
     if (request.op === 'hash') parentPort!.postMessage({ id: request.id, blobId: createHmac('sha256', idKey).update(input).digest('hex') });
     else if (request.op === 'compress') compress(request.id, input, request.zstdLevel, slot);
-    else open(request.id, input, request.blobId, request.rawLength, request.op === 'open' ? (request.intoSlot && slot ? slot : 'message') : 'verdict');
+    else if (request.op === 'write') writeAt(request.id, open(input, request.blobId, request.rawLength), request.rawLength, request.fd, request.position);
+    else reply(request.id, open(input, request.blobId, request.rawLength), request.op === 'open' ? (request.intoSlot && slot ? slot : 'message') : 'verdict');
   } catch (error) {
-    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
+    parentPort!.postMessage({ id: request.id, ...failure(error) });
   }
 });
+
+/**
+ * A failed system call (reading a pack, writing a file) is told apart from damage: it goes back
+ * with its code and call (ENOSPC on write, ENOENT on open…) for the main thread to report.
+ */
+function failure(error: unknown): { error: string } | { systemError: { message: string; code: string; syscall: string } } {
+  const { message, code, syscall } = error as NodeJS.ErrnoException;
+  if (typeof code === 'string' && typeof syscall === 'string') return { systemError: { message, code, syscall } };
+  return { error: error instanceof Error ? message : String(error) };
+}
 
 /** zstd at `level`, without a checksum (the envelope authenticates), in one output buffer sized for the input. */
 function zstd(data: Uint8Array, level: number): Buffer {
@@ -103,7 +123,7 @@ function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: 
   const packed = zstd(data, zstdLevel);
   // Raw data needs nothing sent back: the main thread still has it.
   if (packed.length >= data.length) parentPort!.postMessage({ id: requestId });
-  else if (slot) parentPort!.postMessage({ id: requestId, length: packed.copy(slot) });
+  else if (slot) parentPort!.postMessage({ id: requestId, length: copyBytes(packed, slot) });
   else {
     // Not from Buffer's shared pool, nor a view of a larger buffer: this is handed over whole.
     const own = Buffer.allocUnsafeSlow(packed.length);
@@ -112,8 +132,8 @@ function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: 
   }
 }
 
-/** `reply`: the plaintext goes back in its own buffer ('message'), into the envelope's slot (a Buffer), or not at all ('verdict'). */
-function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength: number, reply: 'message' | 'verdict' | Buffer): void {
+/** Authenticates, decompresses and checks an envelope against its blob's id; returns the plaintext. */
+function open(envelope: Uint8Array, blobId: string, rawLength: number): Buffer {
   if (envelope.length < 29) throw new Error('truncated');
   const decipher = createDecipheriv('aes-256-gcm', key, envelope.subarray(0, 12));
   decipher.setAuthTag(envelope.subarray(envelope.length - 16));
@@ -137,14 +157,19 @@ function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength
     }
   } else throw new Error(`has unknown compression ${stored[0]}`);
   if (createHmac('sha256', idKey).update(plain).digest('hex') !== blobId) throw new Error('does not match its id');
-  if (reply === 'verdict') {
+  return plain;
+}
+
+/** `to`: the plaintext goes back in its own buffer ('message'), into the envelope's slot (a Buffer), or not at all ('verdict'). */
+function reply(requestId: number, plain: Buffer, to: 'message' | 'verdict' | Buffer): void {
+  if (to === 'verdict') {
     parentPort!.postMessage({ id: requestId });
     return;
   }
-  if (reply !== 'message') {
+  if (to !== 'message') {
     // The envelope in the slot has been read whole (decipher output is a buffer of its own).
-    if (plain.length > reply.length) throw new Error(`is larger (${plain.length} bytes) than a slot`);
-    parentPort!.postMessage({ id: requestId, length: plain.copy(reply) });
+    if (plain.length > to.length) throw new Error(`is larger (${plain.length} bytes) than a slot`);
+    parentPort!.postMessage({ id: requestId, length: copyBytes(plain, to) });
     return;
   }
   // Handed over without a copy when the plaintext is (nearly) all of its own buffer, as zstd's
@@ -153,6 +178,39 @@ function open(requestId: number, envelope: Uint8Array, blobId: string, rawLength
   const out = own ? plain : Buffer.allocUnsafeSlow(plain.length);
   if (!own) plain.copy(out);
   parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer as ArrayBuffer]);
+}
+
+/** Writes a blob's plaintext into the open file `fd` at `position`: the length the index gave, as the caller placed the next blob after it. */
+function writeAt(requestId: number, plain: Buffer, rawLength: number, fd: number, position: number): void {
+  if (plain.length !== rawLength) throw new Error(`holds ${plain.length} bytes where the index says ${rawLength}`);
+  for (let at = 0; at < plain.length; ) at += writeSync(fd, plain, at, plain.length - at, position + at);
+  parentPort!.postMessage({ id: requestId, length: plain.length });
+}
+
+/** Envelopes read from pack files, one at a time: grown to the largest so far, never garbage. */
+let envelopes = Buffer.alloc(0);
+
+/** Reads an envelope from its pack file into `envelopes`; the view is valid until the next read. */
+function readEnvelope(pack: PackRange): Buffer {
+  if (envelopes.length < pack.length) envelopes = Buffer.allocUnsafeSlow(Math.max(pack.length, 1024 * 1024));
+  const fd = openSync(pack.path, 'r');
+  try {
+    let got = 0;
+    while (got < pack.length) {
+      const read = readSync(fd, envelopes, got, pack.length - got, pack.offset + got);
+      if (read === 0) throw new Error('is truncated');
+      got += read;
+    }
+    return envelopes.subarray(0, pack.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** bytes.ts's copyBytes: a memcpy also where a SharedArrayBuffer is involved, unlike Buffer.copy. */
+function copyBytes(source: Uint8Array, target: Buffer, offset = 0): number {
+  if (source.length > 0) target.fill(source, offset, offset + source.length);
+  return source.length;
 }
 
 /** Where file content is read into: the largest chunk must fit whole, with room to read on. */
@@ -262,12 +320,12 @@ const CIPHER_PIECE = 256 * 1024;
 /** nonce ‖ AES-256-GCM(flag ‖ body) ‖ tag into `target`; returns the envelope's length. */
 function sealInto(target: Buffer, flag: Uint8Array, body: Uint8Array): number {
   const nonce = randomBytes(12);
-  nonce.copy(target, 0);
+  copyBytes(nonce, target);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  let at = 12 + cipher.update(flag).copy(target, 12);
-  for (let from = 0; from < body.length; from += CIPHER_PIECE) at += cipher.update(body.subarray(from, from + CIPHER_PIECE)).copy(target, at);
+  let at = 12 + copyBytes(cipher.update(flag), target, 12);
+  for (let from = 0; from < body.length; from += CIPHER_PIECE) at += copyBytes(cipher.update(body.subarray(from, from + CIPHER_PIECE)), target, at);
   cipher.final();
-  return at + cipher.getAuthTag().copy(target, at);
+  return at + copyBytes(cipher.getAuthTag(), target, at);
 }
 
 /**

@@ -1,11 +1,13 @@
 import type { BlobReader } from './blob-reader.js';
 import type { LentBlob } from './seal-pool.js';
-import type { EntryBase, RestoreEntry } from './entry.js';
+import type { EntryBase, RestoreEntry, WriteFileOptions } from './entry.js';
 import { RepositoryError, throwIfAborted } from './errors.js';
 import { decodeTree, isSafeName, type TreeNode } from './tree.js';
 import type { DirectoryEntry, ListDirectoryOptions } from './types.js';
 
 const READ_AHEAD = 2;
+/** Chunks of one file being written at once (see writeContent). */
+const WRITES_AHEAD = 2;
 
 export async function loadTree(reader: BlobReader, id: string): Promise<TreeNode[]> {
   const nodes = decodeTree(await reader.read(id), id);
@@ -70,7 +72,11 @@ async function treeBytes(reader: BlobReader, treeId: string, signal?: AbortSigna
 }
 
 function toEntry(reader: BlobReader, node: TreeNode, path: string): RestoreEntry {
-  return { ...entryOf(node, path), open: (options) => readContent(reader, node.content ?? [], options?.reuseChunks) };
+  return {
+    ...entryOf(node, path),
+    open: (options) => readContent(reader, node.content ?? [], options?.reuseChunks),
+    writeFile: (fd, options) => writeContent(reader, node.content ?? [], fd, options),
+  };
 }
 
 function entryOf(node: TreeNode, path: string): EntryBase {
@@ -118,4 +124,37 @@ export async function* readContent(reader: BlobReader, ids: string[], reuseChunk
     // Stopped early: what was read ahead goes back as it arrives.
     for (const read of ahead.splice(0)) read.then((chunk) => chunk.release(), () => undefined);
   }
+}
+
+/**
+ * Writes a file's chunks into `fd`, each at its place, on the workers: a few at a time, so that
+ * reading the next envelopes overlaps with opening the last ones. Waits for every write it asked
+ * for before it settles, even when one failed: the caller then closes `fd`.
+ */
+export async function writeContent(reader: BlobReader, ids: string[], fd: number, options: WriteFileOptions = {}): Promise<void> {
+  const writing = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let position = 0;
+  try {
+    for (const id of ids) {
+      throwIfAborted(options.signal);
+      if (writing.size >= WRITES_AHEAD) await Promise.race(writing);
+      if (failure) break;
+      const at = position;
+      position += reader.rawLength(id);
+      const write: Promise<void> = reader
+        .writeInto(id, fd, at)
+        .then(
+          (bytes) => options.onBytes?.(bytes),
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        )
+        .finally(() => writing.delete(write));
+      writing.add(write);
+    }
+  } finally {
+    await Promise.all(writing);
+  }
+  if (failure) throw failure.error;
 }

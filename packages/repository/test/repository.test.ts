@@ -1,9 +1,9 @@
-import { openSync } from 'node:fs';
-import { readdir, readFile, writeFile, truncate } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { Repository, type BlobStore, type RestoreEntry, type Snapshot } from '../src/index.js';
+import { CairnError, Repository, type BlobStore, type RestoreEntry, type Snapshot } from '../src/index.js';
 import { DerivedKeys, openWithPassword } from '../src/keys.js';
 import { DATA_PREFIX, LOCKS_PREFIX } from '../src/layout.js';
 import { putJson } from '../src/objects.js';
@@ -355,5 +355,74 @@ describe('locks', () => {
     await expect(repo.prune()).rejects.toMatchObject({ code: 'REPO_LOCKED' });
     expect(await repo.unlock({ all: true })).toBe(1);
     await expect(repo.prune()).resolves.toMatchObject({ dryRun: false });
+  });
+});
+
+describe('RestoreEntry.writeFile', () => {
+  const files: MemoryFile[] = [
+    { path: 'big.bin', data: randomData(21, 5 * 1024 * 1024 + 3) }, // several chunks, each at its place
+    { path: 'small.txt', data: Buffer.from('small\n'.repeat(300)) },
+    { path: 'empty', data: Buffer.alloc(0) },
+  ];
+
+  /** Writes every file of the snapshot through a descriptor into `dir`, returning the contents by path. */
+  async function writeAll(repo: Repository, snapshot: Snapshot, dir: string, options: { signal?: AbortSignal } = {}): Promise<Map<string, Buffer>> {
+    const written = new Map<string, Buffer>();
+    for (const [i, entry] of (await reopen(repo, snapshot)).entries()) {
+      const path = join(dir, String(i));
+      const fd = openSync(path, 'wx');
+      let bytes = 0;
+      try {
+        await entry.writeFile!(fd, { ...options, onBytes: (n) => (bytes += n) });
+      } finally {
+        closeSync(fd);
+      }
+      expect(bytes).toBe(entry.size);
+      written.set(entry.path, await readFile(path));
+    }
+    return written;
+  }
+
+  it('writes files on the workers, reading envelopes from local pack files or through the store', async () => {
+    const { repo, store } = await newRepository();
+    const snapshot = await backup(repo, files);
+    expect(store.localPath).toBeTypeOf('function');
+    const { localPath: _, ...remote } = store; // a store whose packs can only be read through get
+    const remoteRepo = await Repository.open(remote, { password: 'correct horse' });
+    for (const reader of [repo, remoteRepo]) {
+      const written = await writeAll(reader, snapshot, await tempDir());
+      expect([...written.keys()].sort()).toEqual(files.map((f) => `data/${f.path}`).sort());
+      for (const file of files) expect(written.get(`data/${file.path}`)!.equals(file.data!)).toBe(true);
+    }
+    await remoteRepo.close();
+    await repo.close();
+  });
+
+  it('reports damage and a missing pack as REPO_CORRUPT, a file it cannot write with the system error, and an abort', async () => {
+    const { repo, dir } = await newRepository();
+    const snapshot = await backup(repo, [files[0]!]);
+    const [dataPack] = (await readdir(join(dir, 'data'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    const out = await tempDir();
+
+    const readOnly = openSync(join(out, 'read-only'), 'wx');
+    closeSync(readOnly);
+    const fd = openSync(join(out, 'read-only'), 'r');
+    const [entry] = await reopen(repo, snapshot);
+    const failure = await entry!.writeFile!(fd).then(() => undefined, (error: unknown) => error);
+    closeSync(fd);
+    expect(failure).toMatchObject({ code: 'EBADF', syscall: 'write' });
+    expect(failure).not.toBeInstanceOf(CairnError); // the caller names the file it could not write
+
+    const controller = new AbortController();
+    controller.abort();
+    await expect(writeAll(repo, snapshot, await tempDir(), { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+
+    const bytes = await readFile(dataPack!);
+    bytes[40] = bytes[40]! ^ 0xff;
+    await writeFile(dataPack!, bytes);
+    await expect(writeAll(repo, snapshot, await tempDir())).rejects.toMatchObject({ code: 'REPO_CORRUPT', message: expect.stringMatching(/failed authentication/) });
+    await rm(dataPack!);
+    await expect(writeAll(repo, snapshot, await tempDir())).rejects.toMatchObject({ code: 'REPO_CORRUPT', message: expect.stringMatching(/is missing/) });
+    await repo.close();
   });
 });

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TargetError } from '@cairn/core';
 import type { BlobStore, TargetInstance } from '@cairn/core';
@@ -146,6 +147,25 @@ export function describeTargetConformance(name: string, makeTarget: MakeTarget, 
       for (const key of ['../escape', 'a/../../escape', '/absolute']) {
         await expectTargetError(store.put(key, new Uint8Array([1])), 'TARGET_INVALID_KEY');
         await expectTargetError(store.get(key), 'TARGET_INVALID_KEY');
+      }
+    });
+
+    it('names, when it offers localPath, a file holding exactly the object, and refuses bad keys there too', async () => {
+      if (!store.localPath) {
+        expect(store.localPath).toBeUndefined(); // an optional capability: the repository reads through get
+        return;
+      }
+      const body = await bytes('local-path', 300_000);
+      await store.put('data/ab/local', body);
+      expect((await readFile(store.localPath('data/ab/local'))).equals(body)).toBe(true);
+      for (const key of ['../escape', 'a/../../escape', '/absolute']) {
+        let error: unknown;
+        try {
+          store.localPath(key);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error).toMatchObject({ code: 'TARGET_INVALID_KEY' });
       }
     });
 

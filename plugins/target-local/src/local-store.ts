@@ -58,6 +58,10 @@ export function localStore(root: string): Omit<BlobStore, 'capabilities' | 'loca
       return readStream(handle, path, options.range, options.signal);
     },
 
+    localPath(key) {
+      return pathOf(key);
+    },
+
     list(prefix, options = {}) {
       return listKeys(root, prefix, options.signal);
     },
