@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { BlobReader } from './blob-reader.js';
 import type { BlobStore } from './blob-store.js';
-import { CairnError, throwIfAborted } from './errors.js';
+import { CairnError, RepositoryError, TargetError, throwIfAborted } from './errors.js';
 import { DATA_PREFIX, idFromKey, packKey } from './layout.js';
 import type { MasterIndex } from './master-index.js';
 import { parsePackHeader } from './pack.js';
-import type { SealPool } from './seal-pool.js';
+import type { PackCheck, SealPool } from './seal-pool.js';
 import { forEachLimited } from './semaphore.js';
 import { loadTree } from './walk.js';
 import type { CheckOptions, CheckProblem, CheckReport, Snapshot } from './types.js';
@@ -52,56 +52,85 @@ export async function checkRepository(
   if (options.readData) {
     let packsDone = 0;
     const total = index.packs.size;
-    // One buffer for every pack, as packs are checked one at a time: concatenating each pack's
-    // parts into a fresh buffer left two pack-sized buffers per pack for the GC to find.
-    let scratch = Buffer.alloc(0);
-    const verifyPack = async (pack: string, size: number): Promise<void> => {
-      const blobs = blobsByPack.get(pack) ?? [];
-      if (!stored.has(pack) || stored.get(pack) !== size) return;
+    const damaged = (id: string, problem: CheckProblem): void => {
+      problems.push(problem);
+      badBlobs.set(id, problem);
+    };
+    /** Records what reading a pack found: its hash against its name, its header, its damaged blobs (`bad`, each with its whole message). */
+    const record = (pack: string, found: PackCheck): void => {
       const key = packKey(pack);
-      const hash = createHash('sha256');
-      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
-      let length = 0;
-      for await (const part of await store.get(key)) {
-        hash.update(part);
-        if (length + part.length > scratch.length) {
-          // The pack grew since it was listed; its hash will not match, but read it all the same.
-          const bigger = Buffer.allocUnsafeSlow(2 * (length + part.length));
-          scratch.copy(bigger, 0, 0, length);
-          scratch = bigger;
-        }
-        scratch.set(part, length);
-        length += part.length;
-      }
-      const bytes = scratch.subarray(0, length);
-      bytesRead += bytes.length;
-      if (hash.digest('hex') !== pack) {
-        problems.push({ kind: 'pack-hash', message: `pack ${pack.slice(0, 12)} does not match its hash: its content changed`, key, affects: [] });
-      }
+      const what = `pack ${pack.slice(0, 12)}`;
+      if (found.hash !== pack) problems.push({ kind: 'pack-hash', message: `${what} does not match its hash: its content changed`, key, affects: [] });
       try {
-        parsePackHeader(encryptionKey, bytes, bytes.length, `pack ${pack.slice(0, 12)}`);
+        parsePackHeader(encryptionKey, found.tail, index.packs.get(pack)!.size, what);
       } catch (error) {
         problems.push({ kind: 'pack-hash', message: describe(error), key, affects: [] });
       }
-      // A few blobs at a time: their plaintexts can be several times the pack's size.
-      await forEachLimited(blobs, 4, async ([id, location]) => {
-        try {
-          // The pool copies the envelope out of `bytes`, so the next pack may reuse the buffer.
-          await pool.verify(bytes.subarray(location.offset, location.offset + location.length), id, location.rawLength, `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
-        } catch (error) {
-          if (!(error instanceof CairnError) || error.code !== 'REPO_CORRUPT') throw error;
-          const problem: CheckProblem = { kind: 'blob-unreadable', message: describe(error), key, affects: [] };
-          problems.push(problem);
-          badBlobs.set(id, problem);
-        }
-      });
+      for (const { id, message } of found.bad) damaged(id, { kind: 'blob-unreadable', message, key, affects: [] });
       options.onProgress?.({ packsDone: ++packsDone, packsTotal: total, bytesDone: bytesRead });
     };
-    // One pack at a time (the shared buffer above depends on it).
-    await forEachLimited(index.packs, 1, async ([pack, { size }]) => {
-      throwIfAborted(options.signal);
-      await verifyPack(pack, size);
-    });
+    const packs = [...index.packs].filter(([pack, { size }]) => stored.get(pack) === size);
+    if (store.localPath) {
+      // Each pack read, hashed and verified whole on a worker, a pack per worker at a time: no
+      // byte of it comes to this thread, which is left free, so the pool takes every core.
+      const lanes = pool.widen();
+      const free = Array.from({ length: lanes }, (_, lane) => lane);
+      await forEachLimited(packs, lanes, async ([pack, { size }]) => {
+        throwIfAborted(options.signal);
+        const blobs = (blobsByPack.get(pack) ?? []).map(([id, location]) => ({ id, ...location }));
+        const path = store.localPath!(packKey(pack));
+        let found: PackCheck;
+        const lane = free.pop()!;
+        try {
+          found = await pool.checkPack(path, size, blobs, lane);
+        } catch (error) {
+          const problem = unreadablePack(pack, path, error);
+          problems.push(problem);
+          for (const blob of blobs) badBlobs.set(blob.id, problem);
+          return;
+        } finally {
+          free.push(lane);
+        }
+        bytesRead += size;
+        const what = `in pack ${pack.slice(0, 12)}`;
+        record(pack, { ...found, bad: found.bad.map(({ id, message }) => ({ id, message: `blob ${id.slice(0, 12)} ${what} ${message}` })) });
+      });
+    } else {
+      // One buffer for every pack, as packs are checked one at a time: concatenating each pack's
+      // parts into a fresh buffer left two pack-sized buffers per pack for the GC to find.
+      let scratch = Buffer.alloc(0);
+      await forEachLimited(packs, 1, async ([pack, { size }]) => {
+        throwIfAborted(options.signal);
+        const hash = createHash('sha256');
+        if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+        let length = 0;
+        for await (const part of await store.get(packKey(pack))) {
+          hash.update(part);
+          if (length + part.length > scratch.length) {
+            // The pack grew since it was listed; its hash will not match, but read it all the same.
+            const bigger = Buffer.allocUnsafeSlow(2 * (length + part.length));
+            scratch.copy(bigger, 0, 0, length);
+            scratch = bigger;
+          }
+          scratch.set(part, length);
+          length += part.length;
+        }
+        const bytes = scratch.subarray(0, length);
+        bytesRead += bytes.length;
+        const bad: PackCheck['bad'] = [];
+        // A few blobs at a time: their plaintexts can be several times the pack's size.
+        await forEachLimited(blobsByPack.get(pack) ?? [], 4, async ([id, location]) => {
+          try {
+            // The pool copies the envelope out of `bytes`, so the next pack may reuse the buffer.
+            await pool.verify(bytes.subarray(location.offset, location.offset + location.length), id, location.rawLength, `blob ${id.slice(0, 12)} in pack ${pack.slice(0, 12)}`);
+          } catch (error) {
+            if (!(error instanceof CairnError) || error.code !== 'REPO_CORRUPT') throw error;
+            bad.push({ id, message: error.message });
+          }
+        });
+        record(pack, { hash: hash.digest('hex'), tail: bytes, bad });
+      });
+    }
   }
 
   // Walk every snapshot once: find unindexed blobs and trace damaged ones to files.
@@ -134,6 +163,19 @@ export async function checkRepository(
     await visit(snapshot.tree, '');
   }
   return { ok: problems.length === 0, snapshots: snapshots.length, packs: index.packs.size, blobs: index.size, bytesRead, problems };
+}
+
+/**
+ * Why a pack file could not be read whole: gone, or cut short, since it was listed, is damage to
+ * report; any other failure is the store's, and ends the check as a failed `get` would.
+ */
+function unreadablePack(pack: string, path: string, error: unknown): CheckProblem {
+  const key = packKey(pack);
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (code === 'ENOENT') return { kind: 'missing-pack', message: `pack ${pack.slice(0, 12)} is missing`, key, affects: [] };
+  if (error instanceof RepositoryError) return { kind: 'pack-size', message: error.message, key, affects: [] };
+  if (syscall === undefined) throw error;
+  throw new TargetError(code === 'EACCES' ? 'TARGET_PERMISSION' : 'TARGET_IO', `cannot read ${path} (${code})`, { cause: error });
 }
 
 function addMissing(problems: CheckProblem[], bad: Map<string, CheckProblem>, id: string, message: string): CheckProblem {

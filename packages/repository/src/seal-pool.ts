@@ -23,6 +23,10 @@ interface Reply {
   ids?: string[];
   size?: number;
   unreadable?: { message: string; code: string };
+  /** Of a `checkPack`: the pack's SHA-256, its sealed header with its length, and the blobs that failed. */
+  hash?: string;
+  tail?: Uint8Array;
+  bad?: Array<{ id: string; message: string }>;
   /** A system call failed: reading a pack file or writing a restored one. */
   systemError?: { message: string; code: string; syscall: string };
   aborted?: boolean;
@@ -169,16 +173,19 @@ export class SealPool {
   }
 
   /**
-   * Gives the pool a worker on every core, once (it keeps them until closed). For work whose main
-   * thread leaves a core idle: a restore only writes files, so the workers' decoding is what takes
-   * the time (restore 5.8 → 5.3 s on 2 cores, for one more worker: +50 MiB RSS). Not for `check`,
-   * whose peak memory it would take past 300 MiB.
+   * Gives the pool a worker on every core, once (it keeps them until closed), and returns how many
+   * it has. For work whose main thread leaves a core idle: a restore only creates files, so the
+   * workers' decoding is what takes the time (restore 5.8 → 5.3 s on 2 cores, for one more worker:
+   * +50 MiB RSS). Also for `check` of a local repository, whose workers read the packs themselves;
+   * not when it reads them here (its peak memory went past 300 MiB).
    */
-  widen(): void {
-    if (this.widened || this.failure) return;
-    this.widened = true;
-    while (this.workers.length < availableParallelism()) this.workers.push(this.started(this.spawn(SEAL_HEAP_MB)));
-    for (const slot of this.spareSlots.splice(0)) this.releaseSlot(slot);
+  widen(): number {
+    if (!this.widened && !this.failure) {
+      this.widened = true;
+      while (this.workers.length < availableParallelism()) this.workers.push(this.started(this.spawn(SEAL_HEAP_MB)));
+      for (const slot of this.spareSlots.splice(0)) this.releaseSlot(slot);
+    }
+    return this.workers.length;
   }
 
   /**
@@ -345,6 +352,27 @@ export class SealPool {
     }
   }
 
+  /**
+   * Checks the pack file at `path` on a worker, for check --read-data on a local repository: it
+   * reads the file whole (`size` bytes), hashes it, and opens and verifies each of `blobs` as
+   * `verify` does, so no byte of it comes to this thread. Resolves with the pack's SHA-256, its
+   * last bytes (the sealed header and its length, for parsePackHeader) and the blobs that failed,
+   * with why. A failed read rejects with the system's error, as in `writeInto`. `lane`, from 0 to
+   * the count `widen` returned, says which worker: a caller checking that many packs at once then
+   * keeps each busy.
+   */
+  async checkPack(path: string, size: number, blobs: PackBlob[], lane: number): Promise<PackCheck> {
+    try {
+      const workers = this.widen();
+      const reply = await this.send({ op: 'checkPack', path, size, blobs }, [], { id: this.nextId++, worker: this.workers[lane % workers]! });
+      return { hash: reply.hash!, tail: toBuffer(reply.tail!), bad: reply.bad! };
+    } catch (error) {
+      if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `pack file ${path} ${error.message}`);
+      throw error;
+    }
+  }
+
+
   private async unseal(op: 'open' | 'verify' | 'write', envelope: Uint8Array, blobId: string, rawLength: number, what: string, extra = {}): Promise<Reply> {
     try {
       if (envelope.length <= SLOT_BYTES) {
@@ -449,6 +477,21 @@ export class SealPool {
     this.waiting.clear();
     for (const wake of this.slotWaiters.splice(0)) wake(undefined);
   }
+}
+
+/** A blob of a pack, where it lies in it. */
+export interface PackBlob {
+  id: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+/** What `checkPack` found. */
+export interface PackCheck {
+  hash: string;
+  tail: Buffer;
+  bad: Array<{ id: string; message: string }>;
 }
 
 /** Where an envelope lies in a pack file on this machine (see BlobStore.localPath). */

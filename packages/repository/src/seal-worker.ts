@@ -10,7 +10,7 @@
  *   chunks    = FastCDC cut points (Chunker.push)
  *   known ids = the lookup of KnownIds
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
@@ -51,8 +51,21 @@ interface FileRequest {
   known: Uint8Array;
   abort: Int32Array;
 }
+/**
+ * `checkPack`: read the pack file at `path` (`size` bytes) whole, hash it, open and verify each
+ * of `blobs` in it, and reply with the hash, the pack's sealed header with its length (`tail`)
+ * and the blobs that failed. For check --read-data, on a local repository.
+ */
+interface CheckPackRequest {
+  op: 'checkPack';
+  id: number;
+  path: string;
+  size: number;
+  blobs: Array<{ id: string; offset: number; length: number; rawLength: number }>;
+}
 type Request =
   | FileRequest
+  | CheckPackRequest
   | ({ op: 'hash'; id: number } & Input)
   | ({ op: 'compress'; id: number; zstdLevel: number } & Input)
   | ({ op: 'open' | 'verify'; id: number; blobId: string; rawLength: number; intoSlot?: boolean } & Input)
@@ -89,6 +102,10 @@ parentPort!.on('message', (request: Request) => {
     return;
   }
   try {
+    if (request.op === 'checkPack') {
+      checkPack(request);
+      return;
+    }
     const slot = request.slot === undefined ? undefined : Buffer.from(slots, request.slot * slotBytes, slotBytes);
     const input = slot ? slot.subarray(0, request.length) : request.op === 'write' && request.pack ? readEnvelope(request.pack) : (request.data ?? request.envelope)!;
     if (request.op === 'hash') parentPort!.postMessage({ id: request.id, blobId: createHmac('sha256', idKey).update(input).digest('hex') });
@@ -190,21 +207,49 @@ function writeAt(requestId: number, plain: Buffer, rawLength: number, fd: number
 /** Envelopes read from pack files, one at a time: grown to the largest so far, never garbage. */
 let envelopes = Buffer.alloc(0);
 
-/** Reads an envelope from its pack file into `envelopes`; the view is valid until the next read. */
-function readEnvelope(pack: PackRange): Buffer {
-  if (envelopes.length < pack.length) envelopes = Buffer.allocUnsafeSlow(Math.max(pack.length, 1024 * 1024));
-  const fd = openSync(pack.path, 'r');
+/** Reads `length` bytes at `offset` of the pack file `path` into `into`, and returns them. */
+function readPack(path: string, offset: number, length: number, into: Buffer): Buffer {
+  const fd = openSync(path, 'r');
   try {
     let got = 0;
-    while (got < pack.length) {
-      const read = readSync(fd, envelopes, got, pack.length - got, pack.offset + got);
+    while (got < length) {
+      const read = readSync(fd, into, got, length - got, offset + got);
       if (read === 0) throw new Error('is truncated');
       got += read;
     }
-    return envelopes.subarray(0, pack.length);
+    return into.subarray(0, length);
   } finally {
     closeSync(fd);
   }
+}
+
+/** An envelope from its pack file, in `envelopes`: valid until the next one is read. */
+function readEnvelope(pack: PackRange): Buffer {
+  if (envelopes.length < pack.length) envelopes = Buffer.allocUnsafeSlow(Math.max(pack.length, 1024 * 1024));
+  return readPack(pack.path, pack.offset, pack.length, envelopes);
+}
+
+/** Whole packs being checked: grown to the largest so far, never garbage. */
+let checkBytes = Buffer.alloc(0);
+
+function checkPack(request: CheckPackRequest): void {
+  if (checkBytes.length < request.size) checkBytes = Buffer.allocUnsafeSlow(request.size);
+  const bytes = readPack(request.path, 0, request.size, checkBytes);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const bad: Array<{ id: string; message: string }> = [];
+  for (const blob of request.blobs) {
+    try {
+      if (blob.offset + blob.length > bytes.length) throw new Error('lies beyond the end of its pack');
+      open(bytes.subarray(blob.offset, blob.offset + blob.length), blob.id, blob.rawLength);
+    } catch (error) {
+      bad.push({ id: blob.id, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  // The sealed header and its length, as far as the pack holds them: the main thread parses it.
+  // A copy of its own: posting the view would copy the whole pack buffer it is part of.
+  const headerLength = bytes.length >= 4 ? bytes.readUInt32LE(bytes.length - 4) : 0;
+  const tail = new Uint8Array(bytes.subarray(Math.max(0, bytes.length - 4 - headerLength)));
+  parentPort!.postMessage({ id: request.id, hash, bad, tail });
 }
 
 /** bytes.ts's copyBytes: a memcpy also where a SharedArrayBuffer is involved, unlike Buffer.copy. */

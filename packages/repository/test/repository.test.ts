@@ -241,6 +241,37 @@ describe('Repository', () => {
     await expect(collect(repo.walk(snapshot))).rejects.toMatchObject({ code: 'REPO_CORRUPT' });
   });
 
+  it('checks data the same way whether packs are read on the workers from local files or through the store', async () => {
+    const { repo, store, dir } = await newRepository();
+    const snapshot = await backup(repo, [{ path: 'only.bin', data: randomData(4, 100_000) }]);
+    const { localPath: _, ...remote } = store;
+    const remoteRepo = await Repository.open(remote, { password: 'correct horse' });
+    for (const reader of [repo, remoteRepo]) expect(await reader.check({ readData: true })).toMatchObject({ ok: true, problems: [] });
+    const packs = (await readdir(join(dir, 'data'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    const dataPack = (await Promise.all(packs.map(async (path) => ({ path, size: (await readFile(path)).length })))).sort((a, b) => b.size - a.size)[0]!.path;
+    const bytes = await readFile(dataPack);
+    bytes[40] = bytes[40]! ^ 0xff;
+    await writeFile(dataPack, bytes);
+    const reports = [await repo.check({ readData: true }), await remoteRepo.check({ readData: true })];
+    for (const report of reports) {
+      expect(report.problems.map((p) => p.kind).sort()).toEqual(['blob-unreadable', 'pack-hash']);
+      expect(report.problems.find((p) => p.kind === 'blob-unreadable')).toMatchObject({ message: expect.stringMatching(/^blob \w{12} in pack \w{12} failed authentication/), affects: [{ snapshot: snapshot.id, path: 'data/only.bin' }] });
+    }
+    expect(reports[0]!.problems.map((p) => p.message)).toEqual(reports[1]!.problems.map((p) => p.message));
+    await remoteRepo.close();
+
+    // A pack file gone or cut short after the listing is damage too, traced to its files.
+    for (const [kind, replacement] of [['missing-pack', undefined], ['pack-size', bytes.subarray(0, 1000)]] as const) {
+      const elsewhere = join(await tempDir(), 'pack');
+      if (replacement) await writeFile(elsewhere, replacement);
+      const moved = await Repository.open({ ...store, localPath: (key: string) => (key === `data/${dataPack.split('/').slice(-2).join('/')}` ? elsewhere : store.localPath!(key)) }, { password: 'correct horse' });
+      const report = await moved.check({ readData: true });
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind, affects: [{ snapshot: snapshot.id, path: 'data/only.bin' }] }));
+      await moved.close();
+    }
+    await repo.close();
+  });
+
   it('reports a truncated index as damage, not a crash', async () => {
     const { repo, dir } = await newRepository();
     const snapshot = await backup(repo, tree);
