@@ -14,6 +14,11 @@ export interface Spooled {
   readonly size: number;
   /** Streams the content, then closes the file. */
   open(): AsyncIterable<Uint8Array>;
+  /**
+   * Hands the file's descriptor over instead, for `SourceEntry.openFile`: the spool forgets it,
+   * and the caller closes it (the repository does, once it has read it).
+   */
+  openFile(): number;
   /** Closes the file without reading it. */
   close(): Promise<void>;
 }
@@ -73,12 +78,20 @@ export class Spool {
   async park(fd: number): Promise<Spooled> {
     const { size } = await fstatFd(fd);
     let opened = false;
+    const once = (): void => {
+      if (opened) throw new Error('a spooled file is read once');
+      opened = true;
+    };
     return {
       size,
       open: () => {
-        if (opened) throw new Error('a spooled file is read once');
-        opened = true;
+        once();
         return this.#read(fd);
+      },
+      openFile: () => {
+        once();
+        this.#open.delete(fd); // not closed by the spool any more: that would be twice
+        return fd;
       },
       close: () => this.#close(fd),
     };

@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { closeSync, readSync, writeSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
@@ -53,5 +53,18 @@ describe('Spool', () => {
     await spool.dispose();
     expect(await folders(prefix)).toEqual([]);
     await expect(read(unread.open())).rejects.toThrow();
+  });
+
+  it('hands a file\'s descriptor over once, and never closes it afterwards', async () => {
+    const spool = new Spool(`cairn-spool-hand-${process.pid}-`);
+    const parked = await spool.write(chunks('handed ', 'over'));
+    const fd = parked.openFile();
+    expect(() => parked.openFile()).toThrow(/read once/);
+    expect(() => parked.open()).toThrow(/read once/);
+    await spool.dispose(); // closes what it still owns: not this one
+    const buffer = Buffer.alloc(parked.size);
+    expect(readSync(fd, buffer, 0, buffer.length, 0)).toBe(11);
+    expect(buffer.toString()).toBe('handed over');
+    closeSync(fd); // the new owner's to close, once
   });
 });

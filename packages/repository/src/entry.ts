@@ -30,9 +30,9 @@ export interface SourceEntry extends EntryBase {
   /** Opens the content of a file. Called at most once, and only when the content is needed. */
   open?: () => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
   /**
-   * For content in a local file: opens it and returns its file descriptor, which the repository
-   * reads to its end on a worker thread and then closes, so the bytes never pass through the main
-   * thread. Used instead of `open` when given; called at most once. Its errors, and read errors
+   * For content in a local regular file: opens it and returns its file descriptor, which the
+   * repository reads from its start to its end (positioned reads: the descriptor's offset does not
+   * matter) on a worker thread and then closes, so the bytes never pass through the main thread. Used instead of `open` when given; called at most once. Its errors, and read errors
    * (as for `open`), make the file a warning.
    */
   openFile?: () => number | Promise<number>;

@@ -276,7 +276,8 @@ function storeFile(request: FileRequest): void {
         if (Atomics.load(request.abort, 0) !== 0) return end({ aborted: true });
         let read: number;
         try {
-          read = readSync(request.fd, input, have, input.length - have, null);
+          // At its place (bytes passed on + bytes held), whatever the descriptor's offset.
+          read = readSync(request.fd, input, have, input.length - have, size + have);
         } catch (error) {
           const { message, code } = error as NodeJS.ErrnoException;
           return end({ unreadable: { message, code: code ?? 'SOURCE_UNREADABLE' } });

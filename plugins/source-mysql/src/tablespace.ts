@@ -44,7 +44,7 @@ export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBac
   const now = Date.now();
   const spooled = async (path: string, fd: number): Promise<SourceEntry> => {
     const file = await spool.park(fd);
-    return { path, type: 'file', mode: 0o640, mtimeMs: now, size: file.size, open: () => file.open() };
+    return { path, type: 'file', mode: 0o640, mtimeMs: now, size: file.size, open: () => file.open(), openFile: () => file.openFile() };
   };
   let completed = false;
   try {
@@ -140,7 +140,9 @@ export class TablespaceRestorer {
     const temp = `${final}.cairn-tmp`;
     const handle = await open(temp, 'w', 0o660);
     try {
-      for await (const chunk of entry.open()) await handle.write(chunk);
+      // The repository's workers write the file when they can; a stream otherwise.
+      if (entry.writeFile) await entry.writeFile(handle.fd);
+      else for await (const chunk of entry.open()) await handle.write(chunk);
       await handle.sync();
     } finally {
       await handle.close();
