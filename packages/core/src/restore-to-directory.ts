@@ -18,7 +18,7 @@ const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOL
 /** Report progress inside a large file this often, not only between files. */
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
 /** Files written at once: each waits on storage and the thread pool, so one at a time leaves both idle. */
-const PARALLEL_FILES = 16;
+const PARALLEL_FILES = 6;
 
 /**
  * Writes restored entries into `targetDir`, never outside it, whatever the entries hold.

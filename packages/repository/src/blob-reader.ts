@@ -80,9 +80,10 @@ export class BlobReader {
     if (!this.pool) throw new Error('BlobReader.writeInto needs a worker pool');
     this.pool.widen(); // as for lend: the main thread only creates files
     const location = this.index.get(id);
-    const path = location && this.store.localPath?.(packKey(location.pack));
-    if (!location || path === undefined) {
-      const { location, envelope, what } = await this.locate(id);
+    if (!location) throw notIndexed(id);
+    const path = this.store.localPath?.(packKey(location.pack));
+    if (path === undefined) {
+      const { envelope, what } = await this.locate(id);
       return this.pool.writeInto(envelope, id, location.rawLength, what, fd, position);
     }
     const what = describe(id, location);

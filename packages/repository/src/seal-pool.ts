@@ -372,7 +372,6 @@ export class SealPool {
     }
   }
 
-
   private async unseal(op: 'open' | 'verify' | 'write', envelope: Uint8Array, blobId: string, rawLength: number, what: string, extra = {}): Promise<Reply> {
     try {
       if (envelope.length <= SLOT_BYTES) {
@@ -394,9 +393,7 @@ export class SealPool {
     try {
       const view = this.slotView(slot);
       let at = 0;
-      for (const part of parts) {
-        at += copyBytes(part, view, at);
-      }
+      for (const part of parts) at += copyBytes(part, view, at);
       return await work(slot, view);
     } finally {
       this.releaseSlot(slot);

@@ -131,7 +131,7 @@ export async function* readContent(reader: BlobReader, ids: string[], reuseChunk
  * reading the next envelopes overlaps with opening the last ones. Waits for every write it asked
  * for before it settles, even when one failed: the caller then closes `fd`.
  */
-export async function writeContent(reader: BlobReader, ids: string[], fd: number, options: WriteFileOptions = {}): Promise<void> {
+async function writeContent(reader: BlobReader, ids: string[], fd: number, options: WriteFileOptions = {}): Promise<void> {
   const writing = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let position = 0;
