@@ -167,7 +167,7 @@ async function walkSources(
           counts.bytesTotal += node.size;
         } else {
           const stored = entry.openFile && deps.chunker.rules.max <= FILE_CHUNK_MAX
-            ? await storeOpenFile(deps, before, node, entry.openFile, counts, warn, currentPath, options.signal)
+            ? await storeOpenFile(deps, before, node, entry.openFile, counts, warn, currentPath, options.signal, progress.maybe)
             : await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
           if (!stored) continue;
           const frame = top();
@@ -246,6 +246,7 @@ async function storeOpenFile(
   warn: (warning: BackupWarning) => void,
   path: string,
   signal: AbortSignal | undefined,
+  onProgress: () => void,
 ): Promise<false | { content: Promise<boolean> }> {
   let fd: number;
   try {
@@ -255,14 +256,27 @@ async function storeOpenFile(
     warn(unreadable(path, error));
     return false;
   }
+  // Bytes counted while the worker reads on, so that a large file moves the progress; the
+  // outcome then counts the file whole, or not at all.
+  let counted = 0;
+  const count = (bytes: number): void => {
+    counts.bytesRead += bytes;
+    counts.bytesTotal += bytes;
+    counted += bytes;
+  };
+  const onRead = (read: number): void => {
+    count(read - counted);
+    onProgress();
+  };
   let queued;
   try {
-    queued = await deps.writer.saveFile(fd, deps.chunker.rules);
+    queued = await deps.writer.saveFile(fd, deps.chunker.rules, onRead);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
   const content = queued.outcome.finally(() => closeSync(fd)).then((outcome) => {
+    count(-counted);
     if ('aborted' in outcome) {
       throwIfAborted(signal); // with the reason whoever aborted gave
       throw new AbortedError('the backup stopped while this file was read');
@@ -273,6 +287,7 @@ async function storeOpenFile(
     }
     node.content = outcome.ids;
     countStored(counts, before, node, outcome.size);
+    onProgress(); // also for files that end after the walk has
     return true;
   });
   return { content };

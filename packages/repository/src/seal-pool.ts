@@ -16,9 +16,10 @@ interface Reply {
   blobId?: string;
   plain?: Uint8Array;
   error?: string;
-  /** Of a `file` request: new chunks sealed into the worker's ring since its last message; `more`, the file is not done. */
+  /** Of a `file` request: new chunks sealed into the worker's ring since its last message; `more`, the file is not done; `read`, its bytes read so far. */
   sealed?: SealedNote[];
   more?: boolean;
+  read?: number;
   /** Of a `file` request, its end: every chunk's id and the bytes read. */
   ids?: string[];
   size?: number;
@@ -129,7 +130,7 @@ export class SealPool {
   /** Per file worker, what its ring holds, in the order written: given back in that order. */
   private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
   /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
-  private readonly fileChunks = new Map<number, (chunk: SealedChunk) => void>();
+  private readonly fileChunks = new Map<number, { onChunk: (chunk: SealedChunk) => void; onRead?: (bytes: number) => void }>();
   /** Files queued on each file worker, and the places in all their queues. */
   private readonly fileLoad: number[] = [];
   private fileSeats: Semaphore | undefined;
@@ -191,11 +192,12 @@ export class SealPool {
   /**
    * Stores the content of the open file `fd` on a worker, which reads it to its end, cuts, names,
    * compresses and seals it: its bytes never reach the main thread. `onChunk` gets each chunk
-   * that is in neither `job.known` nor earlier in the file, in order, and must release it.
-   * Resolves once the file has a place in a worker's queue, with its outcome to come; the caller
-   * keeps `fd` open until then.
+   * that is in neither `job.known` nor earlier in the file, in order, and must release it;
+   * `onRead`, now and then, the bytes read so far (a large file's progress). Resolves once the
+   * file has a place in a worker's queue, with its outcome to come; the caller keeps `fd` open
+   * until then.
    */
-  async storeFile(fd: number, job: FileJob, onChunk: (chunk: SealedChunk) => void): Promise<{ outcome: Promise<FileOutcome> }> {
+  async storeFile(fd: number, job: FileJob, onChunk: (chunk: SealedChunk) => void, onRead?: (bytes: number) => void): Promise<{ outcome: Promise<FileOutcome> }> {
     if (job.rules.max > FILE_CHUNK_MAX) throw new RangeError(`storeFile takes chunks of at most ${FILE_CHUNK_MAX} bytes`);
     if (this.failure) throw this.failure;
     // A file worker on every core: the main thread is left only walking the tree and packing.
@@ -210,7 +212,7 @@ export class SealPool {
     const worker = this.leastLoaded();
     this.fileLoad[worker]!++;
     const id = this.nextId++;
-    this.fileChunks.set(id, onChunk);
+    this.fileChunks.set(id, { onChunk, onRead });
     const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker: this.fileWorkers[worker]! });
     const outcome = reply.then(
       (done): FileOutcome => (done.ids ? { ids: done.ids, size: done.size! } : done.unreadable ? { unreadable: done.unreadable } : { aborted: true }),
@@ -245,7 +247,7 @@ export class SealPool {
       Atomics.sub(this.ringUsed, worker, freed);
       Atomics.notify(this.ringUsed, worker);
     };
-    const handler = this.fileChunks.get(requestId);
+    const handler = this.fileChunks.get(requestId)?.onChunk;
     if (!handler) return release();
     handler({ id: note.blob, envelope: new Uint8Array(this.ring, note.offset, note.length), rawLength: note.rawLength, release });
   }
@@ -454,6 +456,7 @@ export class SealPool {
 
   private settle(worker: number, reply: Reply): void {
     if (reply.sealed) for (const note of reply.sealed) this.sealedChunk(worker, reply.id, note);
+    if (reply.read !== undefined) this.fileChunks.get(reply.id)?.onRead?.(reply.read);
     if (reply.more) return;
     const waiter = this.waiting.get(reply.id);
     if (!waiter) return;

@@ -40,7 +40,8 @@ interface CutRules {
 /**
  * `file`: read the open descriptor `fd` to its end; cut it into chunks; name each; compress and
  * seal the ones neither in `known` nor sealed earlier in this file into this worker's ring, told
- * in batches (see `notes`); then reply with every chunk's id. `abort[0]` set: stop between reads.
+ * in batches (see `notes`), with how far it has read (`read`) every READ_NOTE_BYTES; then reply
+ * with every chunk's id. `abort[0]` set: stop between reads.
  */
 interface FileRequest {
   op: 'file';
@@ -261,11 +262,14 @@ function copyBytes(source: Uint8Array, target: Buffer, offset = 0): number {
 /** Where file content is read into: the largest chunk must fit whole, with room to read on. */
 let input = Buffer.alloc(0);
 const READ_AHEAD = 1024 * 1024;
+/** The main thread hears how far a file has been read this often (its progress), sealed chunks or not. */
+const READ_NOTE_BYTES = 16 * 1024 * 1024;
 
 function storeFile(request: FileRequest): void {
   const ids: string[] = [];
   const sealed = new Set<string>();
   let size = 0;
+  let toldRead = 0;
   const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: takeNotes(), ...outcome });
   try {
     if (input.length < request.rules.max + READ_AHEAD) input = Buffer.allocUnsafeSlow(request.rules.max + READ_AHEAD);
@@ -284,6 +288,10 @@ function storeFile(request: FileRequest): void {
         }
         if (read === 0) eof = true;
         have += read;
+        if (size + have - toldRead >= READ_NOTE_BYTES) {
+          toldRead = size + have;
+          parentPort!.postMessage({ id: request.id, sealed: takeNotes(), more: true, read: toldRead });
+        }
       }
       let start = 0;
       for (let length = cutLength(input, start, have, request.rules); length > 0; length = cutLength(input, start, have, request.rules)) {

@@ -326,7 +326,7 @@ describe('Repository', () => {
   it('stores files a source opens as descriptors on the workers, and warns of those it cannot open or read', async () => {
     const { repo } = await newRepository();
     const dir = await tempDir();
-    const data = randomData(31, 5 * 1024 * 1024 + 3);
+    const data = randomData(31, 20 * 1024 * 1024 + 3); // the worker tells how far it has read before the end
     await writeFile(join(dir, 'big.bin'), data);
     const file = (path: string, size: number, openFile: () => number) => ({ path, type: 'file' as const, mode: 0o644, mtimeMs: 1, size, openFile });
     const entries = (async function* () {
@@ -339,10 +339,17 @@ describe('Repository', () => {
       yield* entriesOf([{ path: 'z.txt', data: Buffer.from('streamed') }]);
     })();
     const warnings: Array<{ path: string; code: string | undefined }> = [];
-    const snapshot = await repo.backup([{ name: 'data', kind: 'test', description: 't', entries }], { onWarning: ({ path, code }) => warnings.push({ path, code }) });
+    const bytesDone: number[] = [];
+    const snapshot = await repo.backup([{ name: 'data', kind: 'test', description: 't', entries }], {
+      onWarning: ({ path, code }) => warnings.push({ path, code }),
+      onProgress: (progress) => bytesDone.push(progress.bytesDone),
+    });
     // A read failure comes back from the worker whenever it does: order aside.
     expect(warnings.sort((x, y) => x.path.localeCompare(y.path))).toEqual([{ path: 'data/a/not-a-file', code: 'SOURCE_UNREADABLE' }, { path: 'data/gone', code: 'ENOENT' }]);
     expect(snapshot.summary).toMatchObject({ filesNew: 2, warnings: 2, complete: false, bytesRead: data.length + 8 });
+    // Counted as read while the worker reads, then once whole: never twice.
+    expect(bytesDone.at(-1)).toBe(data.length + 8);
+    expect(Math.max(...bytesDone)).toBe(data.length + 8);
     const restored = await collect(repo.walk(snapshot));
     expect([...restored.keys()]).toEqual(['data', 'data/a', 'data/a/big.bin', 'data/z.txt']);
     expect(restored.get('data/a/big.bin')!.data!.equals(data)).toBe(true);

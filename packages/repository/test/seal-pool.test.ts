@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../src/compression.js';
 import { blobId, generateMasterKeys, seal, unseal, type MasterKeys } from '../src/crypto.js';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Chunker, DEFAULT_CHUNKER, chunkStream, cutRules, gearTable } from '../src/chunker.js';
@@ -277,6 +277,25 @@ describe('SealPool', () => {
         await pool.close();
       }
     }
+
+    it('reads a descriptor from its start whatever its offset, telling how far it has read as it goes', () =>
+      withPool(async (keys, pool, dir) => {
+        const data = randomData(23, 40 * 1024 * 1024 + 5);
+        await writeFile(join(dir, 'large'), data);
+        const fd = openSync(join(dir, 'large'), 'r');
+        try {
+          readSync(fd, Buffer.alloc(4096), 0, 4096, null); // moves the descriptor's offset
+          const told: number[] = [];
+          const job: FileJob = { zstdLevel: 3, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
+          const { outcome } = await pool.storeFile(fd, job, (chunk) => chunk.release(), (bytes) => told.push(bytes));
+          expect(await outcome).toEqual({ ids: await chunkIds(keys, data, DEFAULT_CHUNKER), size: data.length });
+          expect(told.length).toBeGreaterThanOrEqual(2);
+          told.forEach((bytes, i) => expect(bytes).toBeGreaterThan(i === 0 ? 0 : told[i - 1]!));
+          expect(told.at(-1)!).toBeLessThanOrEqual(data.length);
+        } finally {
+          closeSync(fd);
+        }
+      }));
 
     it('cuts, names and seals a file as the main thread would, handing over each new chunk once', () =>
       withPool(async (keys, pool, dir) => {
