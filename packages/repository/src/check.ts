@@ -12,8 +12,8 @@ import type { CheckOptions, CheckProblem, CheckReport, Snapshot } from './types.
 
 /**
  * Structure check: every indexed pack exists with its size, every snapshot's trees load, and
- * every blob they reference is indexed. With `readData`, each pack is downloaded, its SHA-256
- * compared to its name, its header compared to the index, and every blob decrypted and re-hashed.
+ * every blob they reference is indexed. With `readData`, each pack is read whole, its SHA-256
+ * compared to its name, its header authenticated, and every blob decrypted and re-hashed.
  * Problems are then traced to the snapshots and files they affect.
  */
 export async function checkRepository(
