@@ -53,7 +53,7 @@ export class BlobReader {
   async read(id: string): Promise<Buffer> {
     const { location, envelope, what } = await this.locate(id);
     if (this.pool) return this.pool.open(envelope, id, location.rawLength, what);
-    return this.open(id, envelope, what);
+    return this.open(id, envelope, location.rawLength, what);
   }
 
   /**
@@ -113,10 +113,11 @@ export class BlobReader {
     return { location, envelope, what };
   }
 
-  /** Authenticates, decompresses and verifies an envelope already in memory. */
-  async open(id: string, envelope: Buffer, what: string): Promise<Buffer> {
+  /** Authenticates, decompresses and verifies an envelope already in memory (as seal-worker.ts's `open`). */
+  private async open(id: string, envelope: Buffer, rawLength: number, what: string): Promise<Buffer> {
     const plain = await decompress(unseal(this.keys.encryption, envelope, what), what);
     if (blobId(this.keys.id, plain) !== id) throw new RepositoryError('REPO_CORRUPT', `${what} does not match its id`);
+    if (plain.length !== rawLength) throw new RepositoryError('REPO_CORRUPT', `${what} holds ${plain.length} bytes where the index says ${rawLength}`);
     return plain;
   }
 

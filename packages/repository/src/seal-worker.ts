@@ -111,7 +111,7 @@ parentPort!.on('message', (request: Request) => {
     const input = slot ? slot.subarray(0, request.length) : request.op === 'write' && request.pack ? readEnvelope(request.pack) : (request.data ?? request.envelope)!;
     if (request.op === 'hash') parentPort!.postMessage({ id: request.id, blobId: createHmac('sha256', idKey).update(input).digest('hex') });
     else if (request.op === 'compress') compress(request.id, input, request.zstdLevel, slot);
-    else if (request.op === 'write') writeAt(request.id, open(input, request.blobId, request.rawLength), request.rawLength, request.fd, request.position);
+    else if (request.op === 'write') writeAt(request.id, open(input, request.blobId, request.rawLength), request.fd, request.position);
     else reply(request.id, open(input, request.blobId, request.rawLength), request.op === 'open' ? (request.intoSlot && slot ? slot : 'message') : 'verdict');
   } catch (error) {
     parentPort!.postMessage({ id: request.id, ...failure(error) });
@@ -175,6 +175,8 @@ function open(envelope: Uint8Array, blobId: string, rawLength: number): Buffer {
     }
   } else throw new Error(`has unknown compression ${stored[0]}`);
   if (createHmac('sha256', idKey).update(plain).digest('hex') !== blobId) throw new Error('does not match its id');
+  // The index's length places the next chunk of a restored file: it must be the blob's own.
+  if (plain.length !== rawLength) throw new Error(`holds ${plain.length} bytes where the index says ${rawLength}`);
   return plain;
 }
 
@@ -198,9 +200,8 @@ function reply(requestId: number, plain: Buffer, to: 'message' | 'verdict' | Buf
   parentPort!.postMessage({ id: requestId, plain: out }, [out.buffer as ArrayBuffer]);
 }
 
-/** Writes a blob's plaintext into the open file `fd` at `position`: the length the index gave, as the caller placed the next blob after it. */
-function writeAt(requestId: number, plain: Buffer, rawLength: number, fd: number, position: number): void {
-  if (plain.length !== rawLength) throw new Error(`holds ${plain.length} bytes where the index says ${rawLength}`);
+/** Writes a blob's plaintext (of the length the index gave: see `open`) into the open file `fd` at `position`. */
+function writeAt(requestId: number, plain: Buffer, fd: number, position: number): void {
   for (let at = 0; at < plain.length; ) at += writeSync(fd, plain, at, plain.length - at, position + at);
   parentPort!.postMessage({ id: requestId, length: plain.length });
 }

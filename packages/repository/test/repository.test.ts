@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { CairnError, Repository, type BlobStore, type RestoreEntry, type Snapshot } from '../src/index.js';
 import { DerivedKeys, openWithPassword } from '../src/keys.js';
-import { DATA_PREFIX, LOCKS_PREFIX } from '../src/layout.js';
+import { DATA_PREFIX, INDEX_PREFIX, LOCKS_PREFIX } from '../src/layout.js';
+import { MasterIndex, writeIndexFile } from '../src/master-index.js';
 import { putJson } from '../src/objects.js';
 import { collect, entriesOf, FAST_KDF, newRepository, randomData, tempDir, tempStore, type MemoryFile } from './helpers.js';
 
@@ -268,6 +269,30 @@ describe('Repository', () => {
       const report = await moved.check({ readData: true });
       expect(report.problems).toContainEqual(expect.objectContaining({ kind, affects: [{ snapshot: snapshot.id, path: 'data/only.bin' }] }));
       await moved.close();
+    }
+    await repo.close();
+  });
+
+  it('refuses a blob whose length is not the one its index gives, in check and in restore', async () => {
+    const { repo, store } = await newRepository();
+    const snapshot = await backup(repo, [{ path: 'only.bin', data: randomData(5, 100_000) }]);
+    // An index that says the file's chunk is one byte longer than it is.
+    const { keys } = await openWithPassword(store, 'correct horse');
+    const index = await MasterIndex.load(store, keys.encryption);
+    const [old] = index.files;
+    const [chunk] = [...index.entries()].filter(([, at]) => at.type === 'data').map(([id]) => id); // 100 kB: one chunk
+    const packs = [...index.packs].map(([id, pack]) => ({ id, size: pack.size, blobs: pack.blobs.map((b) => (b.id === chunk ? { ...b, rawLength: b.rawLength + 1 } : b)) }));
+    await writeIndexFile(store, keys.encryption, packs);
+    await store.delete(`${INDEX_PREFIX}${old}`);
+    const { localPath: _, ...remote } = store;
+    for (const reader of [await Repository.open(store, { password: 'correct horse' }), await Repository.open(remote, { password: 'correct horse' })]) {
+      const report = await reader.check({ readData: true });
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'blob-unreadable', message: expect.stringMatching(/holds 100000 bytes where the index says 100001/), affects: [{ snapshot: snapshot.id, path: 'data/only.bin' }] })]);
+      const [entry] = await reopen(reader, snapshot);
+      const fd = openSync(join(await tempDir(), 'only.bin'), 'wx');
+      await expect(entry!.writeFile!(fd)).rejects.toMatchObject({ code: 'REPO_CORRUPT', message: expect.stringMatching(/where the index says/) });
+      closeSync(fd);
+      await reader.close();
     }
     await repo.close();
   });
