@@ -270,7 +270,7 @@ async function storeOpenFile(
   };
   let queued;
   try {
-    queued = await deps.writer.saveFile(fd, deps.chunker.rules, onRead);
+    queued = await deps.writer.saveFile(fd, { rules: deps.chunker.rules, size: node.size, onRead });
   } catch (error) {
     closeSync(fd);
     throw error;

@@ -107,14 +107,14 @@ export class BlobWriter {
    * and new chunks come back sealed. Resolves once the file is queued, with its outcome to come
    * (its chunk ids; or why it could not be read, for a warning); `fd` must stay open until then.
    */
-  async saveFile(fd: number, rules: CutRules, onRead?: (bytes: number) => void): Promise<{ outcome: Promise<FileOutcome> }> {
+  async saveFile(fd: number, file: { rules: CutRules; size: number; onRead?: (bytes: number) => void }): Promise<{ outcome: Promise<FileOutcome> }> {
     this.throwIfFailed();
     if (!this.known) {
       this.known = KnownIds.of(this.index);
       for (const id of this.pending) this.known.add(id);
     }
-    const job = { zstdLevel: this.options.zstdLevel, rules, known: this.known.table, abort: this.abortFiles };
-    const { outcome } = await this.pool.storeFile(fd, job, (chunk) => this.takeSealed(chunk), onRead);
+    const job = { zstdLevel: this.options.zstdLevel, rules: file.rules, known: this.known.table, abort: this.abortFiles };
+    const { outcome } = await this.pool.storeFile(fd, job, { size: file.size, onChunk: (chunk) => this.takeSealed(chunk), ...(file.onRead ? { onRead: file.onRead } : {}) });
     const checked = outcome.then((result) => {
       // The workers skip what the shared table calls stored; it is a hint, this is the rule.
       if ('ids' in result) for (const id of result.ids) if (!this.index.has(id) && !this.pending.has(id)) throw new Error(`a worker skipped chunk ${id}, which is not stored`);

@@ -55,6 +55,13 @@ export type FileOutcome =
   | { unreadable: { message: string; code: string } }
   | { aborted: true };
 
+/** One file for `storeFile`: its size as the source gave it (only to spread files over the workers), and who hears of it. */
+export interface FileHandlers {
+  size: number;
+  onChunk: (chunk: SealedChunk) => void;
+  onRead?: (bytes: number) => void;
+}
+
 /** How a backup wants files stored: its compression, its cut rules, what it need not store, and a flag that stops it. */
 export interface FileJob {
   zstdLevel: number;
@@ -91,6 +98,8 @@ const SEAL_HEAP_MB = 64;
 const FILE_HEAP_MB = 32;
 /** Files queued per worker: small files take a worker less time than the main thread's pauses (a batch of stats). */
 const FILES_PER_WORKER = 16;
+/** What a file weighs in a worker's queue on top of its size: its opening, messages and last chunk. */
+const FILE_WEIGHT = 256 * 1024;
 const FLAG_RAW = Uint8Array.of(0);
 const FLAG_ZSTD = Uint8Array.of(1);
 
@@ -130,8 +139,8 @@ export class SealPool {
   /** Per file worker, what its ring holds, in the order written: given back in that order. */
   private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
   /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
-  private readonly fileChunks = new Map<number, { onChunk: (chunk: SealedChunk) => void; onRead?: (bytes: number) => void }>();
-  /** Files queued on each file worker, and the places in all their queues. */
+  private readonly fileChunks = new Map<number, FileHandlers>();
+  /** Bytes queued on each file worker (see FILE_WEIGHT), and the places in all their queues. */
   private readonly fileLoad: number[] = [];
   private fileSeats: Semaphore | undefined;
 
@@ -191,13 +200,13 @@ export class SealPool {
 
   /**
    * Stores the content of the open file `fd` on a worker, which reads it to its end, cuts, names,
-   * compresses and seals it: its bytes never reach the main thread. `onChunk` gets each chunk
+   * compresses and seals it: its bytes never reach the main thread. `file.onChunk` gets each chunk
    * that is in neither `job.known` nor earlier in the file, in order, and must release it;
-   * `onRead`, now and then, the bytes read so far (a large file's progress). Resolves once the
+   * `file.onRead`, now and then, the bytes read so far (a large file's progress). Resolves once the
    * file has a place in a worker's queue, with its outcome to come; the caller keeps `fd` open
    * until then.
    */
-  async storeFile(fd: number, job: FileJob, onChunk: (chunk: SealedChunk) => void, onRead?: (bytes: number) => void): Promise<{ outcome: Promise<FileOutcome> }> {
+  async storeFile(fd: number, job: FileJob, file: FileHandlers): Promise<{ outcome: Promise<FileOutcome> }> {
     if (job.rules.max > FILE_CHUNK_MAX) throw new RangeError(`storeFile takes chunks of at most ${FILE_CHUNK_MAX} bytes`);
     if (this.failure) throw this.failure;
     // A file worker on every core: the main thread is left only walking the tree and packing.
@@ -208,11 +217,13 @@ export class SealPool {
     }
     const seats = (this.fileSeats ??= new Semaphore(FILES_PER_WORKER * this.fileWorkers.length));
     await seats.acquire();
-    // With a seat free, the least-loaded worker has room in its queue.
+    // To the worker with the fewest bytes queued: counted in files, small ones queued behind a
+    // large one waited for it, and the walk with them once every seat was taken.
     const worker = this.leastLoaded();
-    this.fileLoad[worker]!++;
+    const weight = Math.max(0, file.size) + FILE_WEIGHT;
+    this.fileLoad[worker]! += weight;
     const id = this.nextId++;
-    this.fileChunks.set(id, { onChunk, onRead });
+    this.fileChunks.set(id, file);
     const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker: this.fileWorkers[worker]! });
     const outcome = reply.then(
       (done): FileOutcome => (done.ids ? { ids: done.ids, size: done.size! } : done.unreadable ? { unreadable: done.unreadable } : { aborted: true }),
@@ -221,7 +232,7 @@ export class SealPool {
       .catch(() => undefined)
       .finally(() => {
         this.fileChunks.delete(id);
-        this.fileLoad[worker]!--;
+        this.fileLoad[worker]! -= weight;
         seats.release();
       });
     return { outcome };

@@ -240,9 +240,12 @@ describe('SealPool', () => {
       const fd = openSync(path, 'r');
       try {
         const full: FileJob = { zstdLevel: 3, rules: cutRules(small), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)), ...job };
-        const { outcome } = await pool.storeFile(fd, full, (chunk) => {
-          copies.push({ id: chunk.id, envelope: Buffer.from(chunk.envelope) });
-          chunk.release();
+        const { outcome } = await pool.storeFile(fd, full, {
+          size: 0,
+          onChunk: (chunk) => {
+            copies.push({ id: chunk.id, envelope: Buffer.from(chunk.envelope) });
+            chunk.release();
+          },
         });
         const done = await outcome;
         return { outcome: done, handed: await Promise.all(copies.map(async ({ id, envelope }) => ({ id, plain: await open(keys, envelope) }))) };
@@ -287,7 +290,7 @@ describe('SealPool', () => {
           readSync(fd, Buffer.alloc(4096), 0, 4096, null); // moves the descriptor's offset
           const told: number[] = [];
           const job: FileJob = { zstdLevel: 3, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
-          const { outcome } = await pool.storeFile(fd, job, (chunk) => chunk.release(), (bytes) => told.push(bytes));
+          const { outcome } = await pool.storeFile(fd, job, { size: data.length, onChunk: (chunk) => chunk.release(), onRead: (bytes) => told.push(bytes) });
           expect(await outcome).toEqual({ ids: await chunkIds(keys, data, DEFAULT_CHUNKER), size: data.length });
           expect(told.length).toBeGreaterThanOrEqual(2);
           told.forEach((bytes, i) => expect(bytes).toBeGreaterThan(i === 0 ? 0 : told[i - 1]!));
@@ -295,6 +298,29 @@ describe('SealPool', () => {
         } finally {
           closeSync(fd);
         }
+      }));
+
+    // One file worker per core: with one core there is nobody to spread files over.
+    it.runIf(availableParallelism() > 1)('spreads files over the workers by bytes, so small files never wait behind a large one', () =>
+      withPool(async (_keys, pool, dir) => {
+        const job: FileJob = { zstdLevel: 3, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
+        const files = [{ name: 'large', data: randomData(25, 64 * 1024 * 1024) }, ...Array.from({ length: 24 }, (_, i) => ({ name: `small-${i}`, data: randomData(100 + i, 20_000) }))];
+        for (const { name, data } of files) await writeFile(join(dir, name), data);
+        const finished: string[] = [];
+        const outcomes: Array<Promise<FileOutcome>> = [];
+        // The large one first, then the small ones, each queued before the next as a backup's walk does.
+        for (const { name, data } of files) {
+          const fd = openSync(join(dir, name), 'r');
+          const { outcome } = await pool.storeFile(fd, job, { size: data.length, onChunk: (chunk) => chunk.release() });
+          outcomes.push(outcome.then((done) => {
+            closeSync(fd);
+            finished.push(name);
+            return done;
+          }));
+        }
+        const stored = await Promise.all(outcomes);
+        expect(stored.map((done) => ('size' in done ? done.size : -1))).toEqual(files.map((f) => f.data.length));
+        expect(finished.at(-1)).toBe('large');
       }));
 
     it('cuts, names and seals a file as the main thread would, handing over each new chunk once', () =>
@@ -356,11 +382,14 @@ describe('SealPool', () => {
         const held: Array<{ envelope: Buffer; release: () => void }> = [];
         const fd = openSync(join(dir, 'big'), 'r');
         const job: FileJob = { zstdLevel: 1, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
-        const { outcome } = await pool.storeFile(fd, job, (chunk) => {
-          held.push({ envelope: Buffer.from(chunk.envelope), release: chunk.release });
-          // Every other one given back at once, the others later: the ring is freed in its own order.
-          if (held.length % 2 === 0) setImmediate(chunk.release);
-          else setTimeout(chunk.release, 20);
+        const { outcome } = await pool.storeFile(fd, job, {
+          size: data.length,
+          onChunk: (chunk) => {
+            held.push({ envelope: Buffer.from(chunk.envelope), release: chunk.release });
+            // Every other one given back at once, the others later: the ring is freed in its own order.
+            if (held.length % 2 === 0) setImmediate(chunk.release);
+            else setTimeout(chunk.release, 20);
+          },
         });
         const done = await outcome;
         closeSync(fd);
