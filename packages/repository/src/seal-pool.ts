@@ -220,7 +220,8 @@ export class SealPool {
     // To the worker with the fewest bytes queued: counted in files, small ones queued behind a
     // large one waited for it, and the walk with them once every seat was taken.
     const worker = this.leastLoaded();
-    const weight = Math.max(0, file.size) + FILE_WEIGHT;
+    // The size is the source's word (a hint): a missing or odd one weighs as an empty file.
+    const weight = (Number.isFinite(file.size) && file.size > 0 ? file.size : 0) + FILE_WEIGHT;
     this.fileLoad[worker]! += weight;
     const id = this.nextId++;
     this.fileChunks.set(id, file);
