@@ -86,15 +86,9 @@ export class BlobReader {
       const { envelope, what } = await this.locate(id);
       return this.pool.writeInto(envelope, id, location.rawLength, what, fd, position);
     }
-    const what = describe(id, location);
-    try {
-      return await this.pool.writeInto({ path, offset: location.offset, length: location.length }, id, location.rawLength, what, fd, position);
-    } catch (error) {
-      const { code, syscall } = error as NodeJS.ErrnoException;
-      if (syscall === undefined || syscall === 'write') throw error;
-      if (code === 'ENOENT') throw packMissing(location);
-      throw new TargetError(code === 'EACCES' ? 'TARGET_PERMISSION' : 'TARGET_IO', `cannot read ${path} (${code}) for ${what}`, { cause: error });
-    }
+    const range = { path, offset: location.offset, length: location.length };
+    const pool = this.pool;
+    return this.missingIsDamage(location, () => pool.writeInto(range, id, location.rawLength, describe(id, location), fd, position));
   }
 
   /** The plaintext length of blob `id`, from the index. */
@@ -121,11 +115,18 @@ export class BlobReader {
     return plain;
   }
 
-  private async envelope(location: BlobLocation): Promise<Buffer> {
+  private envelope(location: BlobLocation): Promise<Buffer> {
+    return this.missingIsDamage(location, () => this.readEnvelope(location));
+  }
+
+  /** Runs a read of `location`'s pack: a pack the index names but the store lacks is damage. */
+  private async missingIsDamage<T>(location: BlobLocation, read: () => Promise<T>): Promise<T> {
     try {
-      return await this.readEnvelope(location);
+      return await read();
     } catch (error) {
-      if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') throw packMissing(location, error);
+      if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') {
+        throw new RepositoryError('REPO_CORRUPT', `pack ${location.pack.slice(0, 12)} (${packKey(location.pack)}) is missing`, { cause: error });
+      }
       throw error;
     }
   }
@@ -189,8 +190,4 @@ function notIndexed(id: string): RepositoryError {
 
 function describe(id: string, location: BlobLocation): string {
   return `blob ${id.slice(0, 12)} in pack ${location.pack.slice(0, 12)}`;
-}
-
-function packMissing(location: BlobLocation, cause?: unknown): RepositoryError {
-  return new RepositoryError('REPO_CORRUPT', `pack ${location.pack.slice(0, 12)} (${packKey(location.pack)}) is missing`, { cause });
 }

@@ -1,3 +1,5 @@
+import { TargetError } from './errors.js';
+
 /**
  * The contract a storage target implements: a flat store of immutable blobs under string keys.
  * Keys are `/`-separated, made of [A-Za-z0-9._/-] by the repository; targets may accept more.
@@ -75,4 +77,11 @@ export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> 
   const parts: Buffer[] = [];
   for await (const part of body) parts.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** A failed read of a file a store named through `localPath`, reported as that store's `get` would report it. */
+export function localReadError(path: string, error: unknown): TargetError {
+  const { code } = error as NodeJS.ErrnoException;
+  const kind = code === 'ENOENT' ? 'TARGET_NOT_FOUND' : code === 'EACCES' || code === 'EPERM' ? 'TARGET_PERMISSION' : 'TARGET_IO';
+  return new TargetError(kind, `cannot read ${path} (${code})`, { cause: error });
 }

@@ -73,23 +73,17 @@ export async function checkRepository(
     if (store.localPath) {
       // Each pack read, hashed and verified whole on a worker, a pack per worker at a time: no
       // byte of it comes to this thread, which is left free, so the pool takes every core.
-      const lanes = pool.widen();
-      const free = Array.from({ length: lanes }, (_, lane) => lane);
-      await forEachLimited(packs, lanes, async ([pack, { size }]) => {
+      await forEachLimited(packs, pool.widen(), async ([pack, { size }], lane) => {
         throwIfAborted(options.signal);
         const blobs = (blobsByPack.get(pack) ?? []).map(([id, location]) => ({ id, ...location }));
-        const path = store.localPath!(packKey(pack));
         let found: PackCheck;
-        const lane = free.pop()!;
         try {
-          found = await pool.checkPack(path, size, blobs, lane);
+          found = await pool.checkPack(store.localPath!(packKey(pack)), size, blobs, lane);
         } catch (error) {
-          const problem = unreadablePack(pack, path, error);
+          const problem = unreadablePack(pack, error);
           problems.push(problem);
           for (const blob of blobs) badBlobs.set(blob.id, problem);
           return;
-        } finally {
-          free.push(lane);
         }
         bytesRead += size;
         const what = `in pack ${pack.slice(0, 12)}`;
@@ -169,13 +163,11 @@ export async function checkRepository(
  * Why a pack file could not be read whole: gone, or cut short, since it was listed, is damage to
  * report; any other failure is the store's, and ends the check as a failed `get` would.
  */
-function unreadablePack(pack: string, path: string, error: unknown): CheckProblem {
+function unreadablePack(pack: string, error: unknown): CheckProblem {
   const key = packKey(pack);
-  const { code, syscall } = error as NodeJS.ErrnoException;
-  if (code === 'ENOENT') return { kind: 'missing-pack', message: `pack ${pack.slice(0, 12)} is missing`, key, affects: [] };
+  if (error instanceof TargetError && error.code === 'TARGET_NOT_FOUND') return { kind: 'missing-pack', message: `pack ${pack.slice(0, 12)} is missing`, key, affects: [] };
   if (error instanceof RepositoryError) return { kind: 'pack-size', message: error.message, key, affects: [] };
-  if (syscall === undefined) throw error;
-  throw new TargetError(code === 'EACCES' ? 'TARGET_PERMISSION' : 'TARGET_IO', `cannot read ${path} (${code})`, { cause: error });
+  throw error;
 }
 
 function addMissing(problems: CheckProblem[], bad: Map<string, CheckProblem>, id: string, message: string): CheckProblem {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { localReadError } from './blob-store.js';
 import { copyBytes } from './bytes.js';
 import { gearTable, type CutRules } from './chunker.js';
 import type { MasterKeys } from './crypto.js';
@@ -350,9 +351,10 @@ export class SealPool {
    * As `open`, but the worker writes the plaintext into the open file `fd` at `position`: it never
    * comes back to this thread. The envelope is given, or read by the worker from a pack file on
    * this machine (`PackRange`), so that it never comes here either. Resolves with the plaintext's
-   * length. A failed system call rejects with its error (`code` and `syscall`: ENOSPC on `write`,
-   * ENOENT on `open` of the pack…), damage with REPO_CORRUPT. However it ends, no worker writes
-   * into `fd` for this call afterwards: the caller may close `fd` once its calls have settled.
+   * length. A failed write rejects with the system's error (`code`, e.g. ENOSPC, and `syscall`
+   * 'write'), a failed read of the pack file as the store would (see localReadError), damage with
+   * REPO_CORRUPT. However it ends, no worker writes into `fd` for this call afterwards: the caller
+   * may close `fd` once its calls have settled.
    */
   async writeInto(envelope: Uint8Array | PackRange, blobId: string, rawLength: number, what: string, fd: number, position: number): Promise<number> {
     try {
@@ -362,6 +364,7 @@ export class SealPool {
       if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `${what} ${error.message}`);
       // The pool failed under us: a worker may still be in this write until it is stopped.
       if (error === this.failure) await this.halted;
+      if (!(envelope instanceof Uint8Array) && isFailedRead(error)) throw localReadError(envelope.path, error);
       throw error;
     }
   }
@@ -371,9 +374,9 @@ export class SealPool {
    * reads the file whole (`size` bytes), hashes it, and opens and verifies each of `blobs` as
    * `verify` does, so no byte of it comes to this thread. Resolves with the pack's SHA-256, its
    * last bytes (the sealed header and its length, for parsePackHeader) and the blobs that failed,
-   * with why. A failed read rejects with the system's error, as in `writeInto`. `lane`, from 0 to
-   * the count `widen` returned, says which worker: a caller checking that many packs at once then
-   * keeps each busy.
+   * with why. A failed read rejects as in `writeInto`; a file shorter than `size`, with
+   * REPO_CORRUPT. `lane`, from 0 to the count `widen` returned, says which worker: a caller
+   * checking that many packs at once then keeps each busy.
    */
   async checkPack(path: string, size: number, blobs: PackBlob[], lane: number): Promise<PackCheck> {
     try {
@@ -382,6 +385,7 @@ export class SealPool {
       return { hash: reply.hash!, tail: toBuffer(reply.tail!), bad: reply.bad! };
     } catch (error) {
       if (error instanceof WorkerReplyError) throw new RepositoryError('REPO_CORRUPT', `pack file ${path} ${error.message}`);
+      if (isFailedRead(error)) throw localReadError(path, error);
       throw error;
     }
   }
@@ -521,6 +525,12 @@ export interface LentBlob {
 
 /** An operation the worker refused (bad data), as opposed to the worker itself failing. */
 class WorkerReplyError extends Error {}
+
+/** A system call of a worker's that failed, other than the write into a restored file. */
+function isFailedRead(error: unknown): boolean {
+  const { syscall } = error as NodeJS.ErrnoException;
+  return typeof syscall === 'string' && syscall !== 'write';
+}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -19,11 +19,15 @@ export class Semaphore {
   }
 }
 
-/** Runs `work` for every item, at most `limit` at a time, in order of start; the first failure rejects. */
-export async function forEachLimited<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` for every item, at most `limit` at a time, in order of start; the first failure
+ * rejects. `lane`, from 0 to `limit` − 1, says which of the `limit` runs an item is in: one item
+ * per lane at a time.
+ */
+export async function forEachLimited<T>(items: Iterable<T>, limit: number, work: (item: T, lane: number) => Promise<void>): Promise<void> {
   const queue = [...items];
-  const lane = async (): Promise<void> => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await work(next);
+  const lane = async (index: number): Promise<void> => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await work(next, index);
   };
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, (_, index) => lane(index)));
 }
