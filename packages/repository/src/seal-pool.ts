@@ -7,7 +7,7 @@ import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
-interface Reply {
+export interface Reply {
   id: number;
   /** Length of the compressed form a `compress` wrote into its slot (none: keep the data raw), or of the plaintext an `open` into its slot. */
   length?: number;
@@ -17,13 +17,14 @@ interface Reply {
   blobId?: string;
   plain?: Uint8Array;
   error?: string;
-  /** Of a `file` request: new chunks sealed into the worker's ring since its last message; `more`, the file is not done; `read`, its bytes read so far. */
+  /** Of a `file` request: new chunks sealed into the worker's ring since its last message; `more`, the file is not done; `read`, the bytes read since its last message. */
   sealed?: SealedNote[];
   more?: boolean;
   read?: number;
-  /** Of a `file` request, its end: every chunk's id and the bytes read. */
+  /** Of a `file` request, its end: the stretch's chunk ids, and where in the file it starts and ends. */
   ids?: string[];
-  size?: number;
+  start?: number;
+  end?: number;
   unreadable?: { message: string; code: string };
   /** Of a `checkPack`: the pack's SHA-256, its sealed header with its length, and the blobs that failed. */
   hash?: string;
@@ -56,7 +57,7 @@ export type FileOutcome =
   | { unreadable: { message: string; code: string } }
   | { aborted: true };
 
-/** One file for `storeFile`: its size as the source gave it (only to spread files over the workers), and who hears of it. */
+/** One file for `storeFile`: its size as the source gave it (a hint, to cut it in stretches and spread them over the workers), and who hears of it. */
 export interface FileHandlers {
   size: number;
   onChunk: (chunk: SealedChunk) => void;
@@ -70,6 +71,13 @@ export interface FileJob {
   known: Uint8Array;
   /** Set [0] to 1 to stop every file of the job between reads. */
   abort: Int32Array;
+}
+
+/** A file being stored, its size (0: unknown), and the bytes read of it in all its stretches. */
+interface FileState {
+  handlers: FileHandlers;
+  size: number;
+  read: number;
 }
 
 interface Waiter {
@@ -139,8 +147,8 @@ export class SealPool {
   private readonly ringUsed: Int32Array;
   /** Per file worker, what its ring holds, in the order written: given back in that order. */
   private readonly ringHeld: Array<Array<{ reserved: number; released: boolean }>> = [];
-  /** Handlers of the sealed chunks of `file` requests in flight, by request id. */
-  private readonly fileChunks = new Map<number, FileHandlers>();
+  /** The files of `file` requests in flight, by request id: a file split in stretches has several. */
+  private readonly filesInFlight = new Map<number, FileState>();
   /** Bytes queued on each file worker (see FILE_WEIGHT), and the places in all their queues. */
   private readonly fileLoad: number[] = [];
   private fileSeats: Semaphore | undefined;
@@ -200,12 +208,13 @@ export class SealPool {
   }
 
   /**
-   * Stores the content of the open file `fd` on a worker, which reads it to its end, cuts, names,
-   * compresses and seals it: its bytes never reach the main thread. `file.onChunk` gets each chunk
-   * that is in neither `job.known` nor earlier in the file, in order, and must release it;
-   * `file.onRead`, now and then, the bytes read so far (a large file's progress). Resolves once the
-   * file has a place in a worker's queue, with its outcome to come; the caller keeps `fd` open
-   * until then.
+   * Stores the content of the open file `fd` on the workers, which read it to its end, cut, name,
+   * compress and seal it: its bytes never reach the main thread. A large file is cut in stretches
+   * between anchors (see ChunkerParams), one per worker, into the chunks one pass would cut.
+   * `file.onChunk` gets each chunk that is in neither `job.known` nor elsewhere in its stretch, and
+   * must release it; `file.onRead`, now and then, the bytes read so far (a large file's progress).
+   * Resolves once the file has its places in the workers' queues, with its outcome to come; the
+   * caller keeps `fd` open until then.
    */
   async storeFile(fd: number, job: FileJob, file: FileHandlers): Promise<{ outcome: Promise<FileOutcome> }> {
     if (job.rules.max > FILE_CHUNK_MAX) throw new RangeError(`storeFile takes chunks of at most ${FILE_CHUNK_MAX} bytes`);
@@ -216,28 +225,51 @@ export class SealPool {
       this.ringHeld.push([]);
       this.fileWorkers.push(this.started(this.spawn(FILE_HEAP_MB, this.fileWorkers.length)));
     }
+    // The size is the source's word (a hint): a missing or odd one counts as an empty file.
+    const size = Number.isFinite(file.size) && file.size > 0 ? file.size : 0;
+    const state = { handlers: file, size, read: 0 };
+    const splits = splitPoints(size, job.rules.anchorSpacing, this.fileWorkers.length);
+    const bounds = [0, ...splits, 0];
+    const stretches: Array<Promise<Reply>> = [];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const from = bounds[i]!;
+      const until = bounds[i + 1]!;
+      stretches.push((await this.queueStretch(fd, job, state, from, until, (until || size) - from)).reply);
+    }
+    const outcome = Promise.all(stretches).then(async (replies): Promise<FileOutcome> => {
+      const joined = joinStretches(replies);
+      if (joined) return joined;
+      // The file changed between the reads of two stretches: read it again in one pass.
+      state.read = 0;
+      return joinStretches([await (await this.queueStretch(fd, job, state, 0, 0, size)).reply])!;
+    });
+    return { outcome };
+  }
+
+  /**
+   * Queues the stretch of a file from the anchor after `from` to the one after `until` (see
+   * storeFile) on the worker with the fewest bytes queued; resolves once it has a seat there, with
+   * its reply to come. `bytes` is what it weighs there.
+   */
+  private async queueStretch(fd: number, job: FileJob, file: FileState, from: number, until: number, bytes: number): Promise<{ reply: Promise<Reply> }> {
     const seats = (this.fileSeats ??= new Semaphore(FILES_PER_WORKER * this.fileWorkers.length));
     await seats.acquire();
-    // To the worker with the fewest bytes queued: counted in files, small ones queued behind a
-    // large one waited for it, and the walk with them once every seat was taken.
+    // Counted in files, small ones queued behind a large one waited for it, and the walk with them
+    // once every seat was taken.
     const worker = this.leastLoaded();
-    // The size is the source's word (a hint): a missing or odd one weighs as an empty file.
-    const weight = (Number.isFinite(file.size) && file.size > 0 ? file.size : 0) + FILE_WEIGHT;
+    const weight = bytes + FILE_WEIGHT;
     this.fileLoad[worker]! += weight;
     const id = this.nextId++;
-    this.fileChunks.set(id, file);
-    const reply = this.send({ op: 'file', fd, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker: this.fileWorkers[worker]! });
-    const outcome = reply.then(
-      (done): FileOutcome => (done.ids ? { ids: done.ids, size: done.size! } : done.unreadable ? { unreadable: done.unreadable } : { aborted: true }),
-    );
+    this.filesInFlight.set(id, file);
+    const reply = this.send({ op: 'file', fd, from, until, zstdLevel: job.zstdLevel, rules: job.rules, known: job.known, abort: job.abort }, [], { id, worker: this.fileWorkers[worker]! });
     void reply
       .catch(() => undefined)
       .finally(() => {
-        this.fileChunks.delete(id);
+        this.filesInFlight.delete(id);
         this.fileLoad[worker]! -= weight;
         seats.release();
       });
-    return { outcome };
+    return { reply };
   }
 
   private leastLoaded(): number {
@@ -260,7 +292,7 @@ export class SealPool {
       Atomics.sub(this.ringUsed, worker, freed);
       Atomics.notify(this.ringUsed, worker);
     };
-    const handler = this.fileChunks.get(requestId)?.onChunk;
+    const handler = this.filesInFlight.get(requestId)?.handlers.onChunk;
     if (!handler) return release();
     handler({ id: note.blob, envelope: new Uint8Array(this.ring, note.offset, note.length), rawLength: note.rawLength, release });
   }
@@ -472,7 +504,13 @@ export class SealPool {
 
   private settle(worker: number, reply: Reply): void {
     if (reply.sealed) for (const note of reply.sealed) this.sealedChunk(worker, reply.id, note);
-    if (reply.read !== undefined) this.fileChunks.get(reply.id)?.onRead?.(reply.read);
+    const file = reply.read ? this.filesInFlight.get(reply.id) : undefined;
+    if (file) {
+      // Stretches read on a little into the next to find where they end: no more than the whole is told.
+      const read = Math.min(file.read + reply.read!, file.size || Infinity);
+      if (read > file.read) file.handlers.onRead?.(read);
+      file.read = read;
+    }
     if (reply.more) return;
     const waiter = this.waiting.get(reply.id);
     if (!waiter) return;
@@ -521,6 +559,40 @@ export interface PackRange {
 export interface LentBlob {
   data: Buffer;
   release: () => void;
+}
+
+/**
+ * Multiples of `spacing` that split a file of `size` bytes into stretches of about equal length,
+ * at most one per worker and at least one spacing long: none for a file shorter than two.
+ */
+export function splitPoints(size: number, spacing: number, workers: number): number[] {
+  const stretches = Math.min(workers, Math.floor(size / spacing));
+  const points: number[] = [];
+  for (let i = 1; i < stretches; i++) {
+    const point = Math.round((i * size) / stretches / spacing) * spacing;
+    if (point > (points.at(-1) ?? 0) && point < size) points.push(point);
+  }
+  return points;
+}
+
+/**
+ * The outcome of a file from the replies of its stretches, in order: their chunks joined, when
+ * each stretch starts where the one before ended (an empty one, start = end, aside); undefined
+ * when one does not, as when the file changed between their reads.
+ */
+export function joinStretches(replies: readonly Reply[]): FileOutcome | undefined {
+  const unreadable = replies.find((reply) => reply.unreadable)?.unreadable;
+  if (unreadable) return { unreadable };
+  if (replies.some((reply) => reply.aborted)) return { aborted: true };
+  const ids: string[] = [];
+  let size = 0;
+  for (const reply of replies) {
+    if (reply.start === reply.end) continue;
+    if (reply.start !== size) return undefined;
+    ids.push(...reply.ids!);
+    size = reply.end!;
+  }
+  return { ids, size };
 }
 
 /** An operation the worker refused (bad data), as opposed to the worker itself failing. */

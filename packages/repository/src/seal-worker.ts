@@ -2,12 +2,13 @@
  * Worker thread that stores files a backup can read by descriptor (read, cut, hash, compress,
  * seal), compresses other new blobs, and opens and verifies stored ones (restore, check). It
  * imports nothing of ours (it must run from both the built and the TypeScript sources), so it
- * repeats five formats; test/seal-pool.test.ts proves both directions agree with crypto.ts,
+ * repeats six formats; test/seal-pool.test.ts proves both directions agree with crypto.ts,
  * compression.ts, chunker.ts and known-ids.ts:
  *   id        = HMAC-SHA-256(id key, plaintext), hex (checked when opening)
  *   envelope  = nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
  *   plaintext = flag (0 raw, 1 zstd) ‖ body
  *   chunks    = FastCDC cut points (Chunker.push)
+ *   anchors   = the forced cut points of Anchors
  *   known ids = the lookup of KnownIds
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -34,19 +35,23 @@ interface CutRules {
   min: number;
   avg: number;
   max: number;
+  anchorSpacing: number;
   maskSmall: number;
   maskLarge: number;
 }
 /**
- * `file`: read the open descriptor `fd` to its end; cut it into chunks; name each; compress and
- * seal the ones neither in `known` nor sealed earlier in this file into this worker's ring, told
- * in batches (see `notes`), with how far it has read (`read`) every READ_NOTE_BYTES; then reply
- * with every chunk's id. `abort[0]` set: stop between reads.
+ * `file`: read the open descriptor `fd` from the anchor after `from` to the one after `until`
+ * (see storeFile); cut it into chunks; name each; compress and seal the ones neither in `known`
+ * nor sealed earlier in this request into this worker's ring, told in batches (see `notes`), with
+ * the bytes read since the last message (`read`) every READ_NOTE_BYTES; then reply with every
+ * chunk's id. `abort[0]` set: stop between reads.
  */
 interface FileRequest {
   op: 'file';
   id: number;
   fd: number;
+  from: number;
+  until: number;
   zstdLevel: number;
   rules: CutRules;
   known: Uint8Array;
@@ -266,48 +271,136 @@ const READ_AHEAD = 1024 * 1024;
 /** The main thread hears how far a file has been read this often (its progress), sealed chunks or not. */
 const READ_NOTE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Stores the stretch of the file from the anchor after `from` to the anchor after `until` (from
+ * its start, to its end, when 0): the boundaries a single pass over the whole file would cut.
+ * Replies with the stretch's chunk ids, its `start` and its `end`.
+ */
 function storeFile(request: FileRequest): void {
+  const { rules, from, until } = request;
   const ids: string[] = [];
   const sealed = new Set<string>();
-  let size = 0;
-  let toldRead = 0;
-  const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: takeNotes(), ...outcome });
+  const anchors = new Anchors(rules, from);
+  // `base`: the file offset of input[0]. Seeking the first anchor starts with its hash's window.
+  let base = from > 0 ? from - GEAR_WINDOW : 0;
+  let have = 0;
+  let eof = false;
+  /** Where the chunk being cut starts; undefined until the stretch's first anchor is found. */
+  let start: number | undefined = from > 0 ? undefined : 0;
+  let first = 0;
+  let readSince = 0;
+  const end = (outcome: Record<string, unknown>): void => parentPort!.postMessage({ id: request.id, sealed: takeNotes(), read: readSince, ...outcome });
   try {
-    if (input.length < request.rules.max + READ_AHEAD) input = Buffer.allocUnsafeSlow(request.rules.max + READ_AHEAD);
-    let have = 0;
-    let eof = false;
+    if (input.length < rules.max + READ_AHEAD) input = Buffer.allocUnsafeSlow(rules.max + READ_AHEAD);
     for (;;) {
       while (!eof && have < input.length) {
         if (Atomics.load(request.abort, 0) !== 0) return end({ aborted: true });
         let read: number;
         try {
-          // At its place (bytes passed on + bytes held), whatever the descriptor's offset.
-          read = readSync(request.fd, input, have, input.length - have, size + have);
+          // At its place in the file, whatever the descriptor's offset.
+          read = readSync(request.fd, input, have, input.length - have, base + have);
         } catch (error) {
           const { message, code } = error as NodeJS.ErrnoException;
           return end({ unreadable: { message, code: code ?? 'SOURCE_UNREADABLE' } });
         }
         if (read === 0) eof = true;
         have += read;
-        if (size + have - toldRead >= READ_NOTE_BYTES) {
-          toldRead = size + have;
-          parentPort!.postMessage({ id: request.id, sealed: takeNotes(), more: true, read: toldRead });
+        readSince += read;
+        if (readSince >= READ_NOTE_BYTES) {
+          parentPort!.postMessage({ id: request.id, sealed: takeNotes(), more: true, read: readSince });
+          readSince = 0;
         }
       }
-      let start = 0;
-      for (let length = cutLength(input, start, have, request.rules); length > 0; length = cutLength(input, start, have, request.rules)) {
-        ids.push(storeChunk(request, input.subarray(start, start + length), sealed));
+      const last = base + have;
+      for (;;) {
+        const anchor = anchors.scan(input.subarray(0, have), base);
+        if (start === undefined) {
+          if (anchor === undefined) break;
+          first = start = anchor;
+          anchors.passed();
+          // No anchor between the two multiples: the stretch is empty, the one before takes it all.
+          if (until > 0 && anchor >= until) return end({ ids, start: anchor, end: anchor });
+          continue;
+        }
+        const limit = anchor ?? last;
+        let length = cutLength(input, start - base, limit - base, rules);
+        if (length === 0) {
+          if (anchor !== undefined) length = anchor - start;
+          else if (eof && last > start) length = last - start;
+          else break;
+        }
+        ids.push(storeChunk(request, input.subarray(start - base, start - base + length), sealed));
         start += length;
+        if (start === anchor) {
+          anchors.passed();
+          if (until > 0 && anchor >= until) return end({ ids, start: first, end: anchor });
+        }
       }
-      if (eof && have > start) ids.push(storeChunk(request, input.subarray(start, have), sealed));
-      size += eof ? have : start;
-      if (eof) break;
-      input.copy(input, 0, start, have);
-      have -= start;
+      if (eof) {
+        // No anchor before the end of the file: the stretch is empty, the one before takes it all.
+        if (start === undefined) return end({ ids, start: last, end: last });
+        if (start === last) return end({ ids, start: first, end: last });
+      }
+      // Keep what is still to be cut, or hashed while its first anchor is sought.
+      const keep = Math.min(start ?? anchors.position, last) - base;
+      input.copy(input, 0, keep, have);
+      have -= keep;
+      base += keep;
     }
-    end({ ids, size });
   } catch (error) {
     end({ error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** chunker.ts's window and Anchors: see there. */
+const GEAR_WINDOW = 32;
+
+class Anchors {
+  private readonly rules: CutRules;
+  private multiple: number;
+  private at: number;
+  private hash = 0;
+  private found: number | undefined;
+
+  // No parameter properties: Node strips types from this file, and cannot strip those.
+  constructor(rules: CutRules, from: number) {
+    this.rules = rules;
+    this.multiple = from > 0 ? from : rules.anchorSpacing;
+    this.at = this.multiple - GEAR_WINDOW;
+  }
+
+  get position(): number {
+    return this.at;
+  }
+
+  scan(bytes: Uint8Array, base: number): number | undefined {
+    if (this.found !== undefined) return this.found;
+    const mask = this.rules.maskLarge;
+    const end = base + bytes.length;
+    const multiple = this.multiple;
+    let at = this.at;
+    let hash = this.hash;
+    while (at < end) {
+      hash = ((hash << 1) + gear[bytes[at - base]!]!) | 0;
+      at++;
+      if (at >= multiple && (hash & mask) === 0) {
+        this.found = at;
+        break;
+      }
+    }
+    this.at = at;
+    this.hash = hash;
+    return this.found;
+  }
+
+  passed(): void {
+    const anchor = this.found!;
+    this.found = undefined;
+    this.multiple = (Math.floor(anchor / this.rules.anchorSpacing) + 1) * this.rules.anchorSpacing;
+    if (this.multiple - GEAR_WINDOW > anchor) {
+      this.at = this.multiple - GEAR_WINDOW;
+      this.hash = 0;
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Chunker, DEFAULT_CHUNKER, chunkStream, cutRules, gearTable } from '../src/chunker.js';
 import { KnownIds } from '../src/known-ids.js';
-import { FILE_CHUNK_MAX, SLOT_BYTES, SealPool, type FileJob, type FileOutcome } from '../src/seal-pool.js';
+import { FILE_CHUNK_MAX, SLOT_BYTES, SealPool, joinStretches, splitPoints, type FileJob, type FileOutcome } from '../src/seal-pool.js';
 import { randomData, tempDir } from './helpers.js';
 
 /** What a backup does with a blob: compress on the worker, seal here. */
@@ -304,7 +304,8 @@ describe('SealPool', () => {
     it.runIf(availableParallelism() > 1)('spreads files over the workers by bytes, so small files never wait behind a large one', () =>
       withPool(async (_keys, pool, dir) => {
         const job: FileJob = { zstdLevel: 3, rules: cutRules(DEFAULT_CHUNKER), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
-        const files = [{ name: 'large', data: randomData(25, 64 * 1024 * 1024) }, ...Array.from({ length: 24 }, (_, i) => ({ name: `small-${i}`, data: randomData(100 + i, 20_000) }))];
+        // Under two anchor spacings: one worker takes it whole (larger ones are cut in stretches, below).
+        const files = [{ name: 'large', data: randomData(25, 30 * 1024 * 1024) }, ...Array.from({ length: 24 }, (_, i) => ({ name: `small-${i}`, data: randomData(100 + i, 20_000) }))];
         for (const { name, data } of files) await writeFile(join(dir, name), data);
         const finished: string[] = [];
         const outcomes: Array<Promise<FileOutcome>> = [];
@@ -356,6 +357,49 @@ describe('SealPool', () => {
         await writeFile(join(dir, 'empty'), '');
         expect((await storeVia(pool, keys, join(dir, 'empty'))).outcome).toEqual({ ids: [], size: 0 });
       }));
+
+    it('cuts a large file in stretches between anchors, one per worker, into the chunks one pass cuts', () =>
+      withPool(async (keys, pool, dir) => {
+        // Anchors every 1 MiB; zeros (no anchor in them, unless the key makes every zero one) hide
+        // the anchors after 2 and 3 MiB, so a stretch seeks its start through them.
+        const params = { ...small, anchorSpacing: 1024 * 1024 };
+        const data = Buffer.concat([randomData(31, 1_600_000), Buffer.alloc(2_600_000), randomData(32, 3_300_000)]);
+        await writeFile(join(dir, 'stretched'), data);
+        const told: number[] = [];
+        const fd = openSync(join(dir, 'stretched'), 'r');
+        try {
+          const job: FileJob = { zstdLevel: 3, rules: cutRules(params), known: new KnownIds(0).table, abort: new Int32Array(new SharedArrayBuffer(4)) };
+          const { outcome } = await pool.storeFile(fd, job, { size: data.length, onChunk: (chunk) => chunk.release(), onRead: (bytes) => told.push(bytes) });
+          const expected = await chunkIds(keys, data, params);
+          expect(await outcome).toEqual({ ids: expected, size: data.length });
+          // Stretches read on past their ends: no more than the file is told.
+          expect(told.at(-1)).toBe(data.length);
+        } finally {
+          closeSync(fd);
+        }
+      }));
+
+    it('splits files at multiples of the anchor spacing, and joins stretches only when they meet', () => {
+      const MiB = 1024 * 1024;
+      expect(splitPoints(31 * MiB, 16 * MiB, 2)).toEqual([]);
+      expect(splitPoints(40 * MiB, 16 * MiB, 2)).toEqual([16 * MiB]);
+      expect(splitPoints(240 * MiB, 16 * MiB, 2)).toEqual([128 * MiB]);
+      expect(splitPoints(240 * MiB, 16 * MiB, 4)).toEqual([64 * MiB, 128 * MiB, 176 * MiB]);
+      expect(splitPoints(240 * MiB, 16 * MiB, 1)).toEqual([]);
+      expect(splitPoints(Number.NaN, 16 * MiB, 2)).toEqual([]);
+
+      const stretch = (start: number, end: number, ids: string[]) => ({ id: 0, start, end, ids });
+      expect(joinStretches([stretch(0, 10, ['a']), stretch(10, 25, ['b', 'c'])])).toEqual({ ids: ['a', 'b', 'c'], size: 25 });
+      // An empty stretch (no anchor between its multiples, or none before the end) is passed over.
+      expect(joinStretches([stretch(0, 30, ['a', 'b']), stretch(30, 30, []), stretch(30, 40, ['c'])])).toEqual({ ids: ['a', 'b', 'c'], size: 40 });
+      expect(joinStretches([stretch(0, 30, ['a']), stretch(29, 29, [])])).toEqual({ ids: ['a'], size: 30 });
+      expect(joinStretches([stretch(0, 0, [])])).toEqual({ ids: [], size: 0 });
+      // A gap or an overlap: the file changed between the reads.
+      expect(joinStretches([stretch(0, 10, ['a']), stretch(12, 20, ['b'])])).toBeUndefined();
+      expect(joinStretches([stretch(0, 10, ['a']), stretch(8, 20, ['b'])])).toBeUndefined();
+      expect(joinStretches([stretch(0, 10, ['a']), { id: 0, unreadable: { message: 'EIO', code: 'EIO' } }])).toEqual({ unreadable: { message: 'EIO', code: 'EIO' } });
+      expect(joinStretches([stretch(0, 10, ['a']), { id: 0, aborted: true }])).toEqual({ aborted: true });
+    });
 
     it('reports a descriptor it cannot read, and stops when told to', () =>
       withPool(async (keys, pool, dir) => {
