@@ -175,7 +175,7 @@ function memoryFile(path: string, mtimeMs: number, value: unknown, metadata?: Re
 }
 
 function spooledFile(path: string, mtimeMs: number, spooled: Spooled): SourceEntry {
-  return { path, type: 'file', mode: FILE_MODE, mtimeMs, size: spooled.size, open: () => spooled.open() };
+  return { path, type: 'file', mode: FILE_MODE, mtimeMs, size: spooled.size, open: () => spooled.open(), openFile: () => spooled.openFile() };
 }
 
 function time(text: string | null | undefined): number | undefined {

@@ -80,7 +80,8 @@ export async function* dumpEntries(settings: MysqlSettings, ctx: SourceBackupCon
         yield dir(`${db}/${name}`, { table: name, rows });
         yield text(`${db}/${name}/${TABLE_FILE}`, `${createSql};\n`);
         const spooled = await spool.park(file);
-        yield { path: `${db}/${name}/${ROWS_FILE}`, type: 'file', mode: 0o644, mtimeMs: now, size: spooled.size, open: () => spooled.open() };
+        // By descriptor: the repository's workers read the rows themselves, a large table on every core.
+        yield { path: `${db}/${name}/${ROWS_FILE}`, type: 'file', mode: 0o644, mtimeMs: now, size: spooled.size, open: () => spooled.open(), openFile: () => spooled.openFile() };
       }
       yield text(`${db}/${OBJECTS_FILE}`, `${JSON.stringify(await databaseObjects(connection, db), null, 1)}\n`);
     }
