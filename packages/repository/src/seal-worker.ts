@@ -142,10 +142,24 @@ function zstd(data: Uint8Array, level: number): Buffer {
   });
 }
 
+/** A large blob's first bytes, compressed first: when they hardly shrink, neither will the rest. */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * The blob compressed, or undefined when it is to be stored raw: zstd does not make it smaller,
+ * or its first PROBE_BYTES shrink by less than 1/64 (random data, media, archives: compressing
+ * them whole cost as much time as the rest of their storing, and an output buffer of their size).
+ */
+function compressed(data: Uint8Array, level: number): Buffer | undefined {
+  if (data.length >= 4 * PROBE_BYTES && zstd(data.subarray(0, PROBE_BYTES), level).length > PROBE_BYTES - PROBE_BYTES / 64) return undefined;
+  const packed = zstd(data, level);
+  return packed.length < data.length ? packed : undefined;
+}
+
 function compress(requestId: number, data: Uint8Array, zstdLevel: number, slot: Buffer | undefined): void {
-  const packed = zstd(data, zstdLevel);
+  const packed = compressed(data, zstdLevel);
   // Raw data needs nothing sent back: the main thread still has it.
-  if (packed.length >= data.length) parentPort!.postMessage({ id: requestId });
+  if (!packed) parentPort!.postMessage({ id: requestId });
   else if (slot) parentPort!.postMessage({ id: requestId, length: copyBytes(packed, slot) });
   else {
     // Not from Buffer's shared pool, nor a view of a larger buffer: this is handed over whole.
@@ -449,12 +463,11 @@ function storeChunk(request: FileRequest, chunk: Buffer, sealed: Set<string>): s
   const id = digest.toString('hex');
   if (sealed.has(id) || isKnown(request.known, digest)) return id;
   sealed.add(id);
-  const packed = zstd(chunk, request.zstdLevel);
-  const raw = packed.length >= chunk.length;
-  const body = raw ? chunk : packed;
+  const packed = compressed(chunk, request.zstdLevel);
+  const body = packed ?? chunk;
   const length = 12 + 1 + body.length + 16;
   const { offset, reserved } = reserve(length, request.id);
-  sealInto(Buffer.from(ring.bytes, offset, length), raw ? FLAG_RAW : FLAG_ZSTD, body);
+  sealInto(Buffer.from(ring.bytes, offset, length), packed ? FLAG_ZSTD : FLAG_RAW, body);
   notes.push({ blob: id, offset, length, reserved, rawLength: chunk.length });
   notedBytes += length;
   if (notedBytes >= NOTE_BYTES) tell(request.id);

@@ -42,6 +42,21 @@ describe('SealPool', () => {
     }
   });
 
+  it('stores a large blob raw when its first 64 KiB hardly shrink, without compressing the rest', async () => {
+    const pool = new SealPool(generateMasterKeys(), 1);
+    try {
+      const flagOf = (data: Buffer) => pool.compress([data], data.length, 3, (stored) => stored[0]![0]);
+      const text = Buffer.from('compressible text '.repeat(20_000));
+      expect(await flagOf(text)).toBe(1);
+      // Random first bytes decide for the whole blob, however well the rest would compress ...
+      expect(await flagOf(Buffer.concat([randomData(41, 64 * 1024), text]))).toBe(0);
+      // ... but not for a blob too small to probe, which is compressed whole.
+      expect(await flagOf(Buffer.concat([randomData(42, 64 * 1024), text.subarray(0, 100_000)]))).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('names a chunk on the worker and compresses it only when claimed', async () => {
     const keys = generateMasterKeys();
     const pool = new SealPool(keys, 1);
