@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, chown, copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ConfigError, SourceError, Spool, throwIfAborted } from '@cairn/core';
+import { CairnError, ConfigError, SourceError, Spool, throwIfAborted } from '@cairn/core';
 import type { RestoreEntry, SourceBackupContext, SourceEntry } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
@@ -138,18 +138,26 @@ export class TablespaceRestorer {
     const owner = await stat(folder);
     const final = join(folder, `${table}.${extension}`);
     const temp = `${final}.cairn-tmp`;
-    const handle = await open(temp, 'w', 0o660);
     try {
-      // The repository's workers write the file when they can; a stream otherwise.
-      if (entry.writeFile) await entry.writeFile(handle.fd);
-      else for await (const chunk of entry.open()) await handle.write(chunk);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await open(temp, 'w', 0o660);
+      try {
+        // The repository's workers write the file when they can; a stream otherwise.
+        if (entry.writeFile) await entry.writeFile(handle.fd);
+        else for await (const chunk of entry.open()) await handle.write(chunk);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // The server reads the files as its own user: they must belong to it, as the folder does.
+      await chown(temp, owner.uid, owner.gid);
+      await rename(temp, final);
+    } catch (error) {
+      // No half-written file is left in the server's data directory.
+      await rm(temp, { force: true }).catch(() => undefined); // the error to report is the one above
+      if (error instanceof CairnError) throw error; // damage or abort, as the repository said
+      const { code } = error as NodeJS.ErrnoException;
+      throw new SourceError('RESTORE_UNWRITABLE', `cannot write ${final} (${code ?? (error as Error).message}): the user running Cairn needs to write the server's data directory and give files to its owner`, { plugin: 'mysql', cause: error });
     }
-    // The server reads the files as its own user: they must belong to it, as the folder does.
-    await chown(temp, owner.uid, owner.gid);
-    await rename(temp, final);
   }
 
   async import(db: string, table: string): Promise<void> {

@@ -2,12 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError, SourceError, createCairn } from '@cairn/core';
+import { AbortedError, RepositoryError, SourceError, createCairn } from '@cairn/core';
+import type { RestoreEntry } from '@cairn/core';
 import type { Cairn } from '@cairn/core';
 import { backupContext, memoryTarget } from '@cairn/testkit';
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { mysqlSource } from '../src/index.js';
+import { openConnection } from '../src/connection.js';
+import { mysqlSourceOptions } from '../src/mysql-options.js';
+import { TablespaceRestorer } from '../src/tablespace.js';
 import { adminConnection, mysqlServer } from './mysql-services.js';
 
 /** Tablespace mode against the test MariaDB, whose data directory this test process can read and write. */
@@ -73,6 +77,39 @@ describe('mysql source, tablespace mode', () => {
     expect(await rows(target)).toEqual(v2);
     await expect(cairn.restore({ repository, snapshot: second.snapshot.id, to: url(target), mode: 'merge' })).rejects.toThrow(/merge needs a logical snapshot/);
     await cairn.close();
+  });
+
+  it('leaves no half-written file in the data directory when writing a table file fails', async () => {
+    const into = `${prefix}_w${randomBytes(2).toString('hex')}`;
+    created.push(into);
+    await admin.query(`CREATE DATABASE \`${into}\``);
+    const settings = mysqlSourceOptions.parse({ ...server, databases: [into], mode: 'tablespace' });
+    const connection = await openConnection(settings, 'a restore');
+    try {
+      const [[{ datadir }]] = (await admin.query('SELECT @@datadir AS datadir')) as unknown as [[{ datadir: string }]];
+      const restorer = new TablespaceRestorer(connection, settings);
+      await restorer.create(into, 't', 'CREATE TABLE t (id INT PRIMARY KEY) ENGINE=InnoDB', 'new');
+      // The repository fails part-way (damage), or the file system refuses the write (a full disk).
+      const failing = (error: Error): RestoreEntry => ({
+        path: 'data.ibd', type: 'file', mode: 0o640, mtimeMs: 0, size: 100,
+        open: () => { throw new Error('not used'); },
+        writeFile: async (fd) => {
+          const { writeSync } = await import('node:fs');
+          writeSync(fd, Buffer.alloc(50));
+          throw error;
+        },
+      });
+      const damaged = new RepositoryError('REPO_CORRUPT', 'blob 0123 in pack 4567 failed authentication');
+      await expect(restorer.write(into, 't', failing(damaged), 'ibd')).rejects.toBe(damaged);
+      const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'write' });
+      const error = await restorer.write(into, 't', failing(full), 'cfg').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SourceError);
+      expect((error as SourceError).code).toBe('RESTORE_UNWRITABLE');
+      expect((error as Error).message).toMatch(new RegExp(`cannot write .*/${into}/t\\.cfg \\(ENOSPC\\)`));
+      expect((await readdir(`${datadir}/${into}`)).filter((name) => name.includes('cairn-tmp'))).toEqual([]);
+    } finally {
+      await connection.end();
+    }
   });
 
   it('refuses a table that is not InnoDB, suggesting logical mode, and unlocks on the way out', async () => {
