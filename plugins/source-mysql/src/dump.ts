@@ -11,6 +11,8 @@ import type { MysqlSettings } from './mysql-options.js';
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit', 'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
 
 export const ROWS_FORMAT = 'cairn-mysql-rows';
+/** About this many characters of rows are written to the spool at once. */
+const BATCH_CHARS = 256 * 1024;
 /** 1: binary values as hex; 2: as base64. Restore reads both. */
 export const ROWS_VERSION = 2;
 // Named so that a snapshot's sorted listing gives each table's CREATE before its rows.
@@ -140,21 +142,26 @@ async function dumpRows(connection: Connection, db: string, table: string, colum
   }).stream({ highWaterMark: 256 });
   const onAbort = () => rows.destroy(signal.reason as Error);
   signal.addEventListener('abort', onAbort, { once: true });
+  // Lines go to the file in batches: a write per row cost more than the row's own work.
+  let batch = header;
   try {
     await pipeline(
       rows,
       new Transform({
         writableObjectMode: true,
-        construct(callback) {
-          this.push(header);
-          callback();
-        },
         transform(row: Array<string | null>, _encoding, callback) {
           count++;
-          callback(null, `${JSON.stringify(columns.length ? row : [])}\n`);
+          batch += `${JSON.stringify(columns.length ? row : [])}\n`;
+          if (batch.length < BATCH_CHARS) return callback();
+          const full = batch;
+          batch = '';
+          callback(null, full);
+        },
+        flush(callback) {
+          callback(null, batch);
         },
       }),
-      createWriteStream('', { fd, start: 0, autoClose: false }),
+      createWriteStream('', { fd, start: 0, autoClose: false, highWaterMark: 4 * BATCH_CHARS }),
     );
   } finally {
     signal.removeEventListener('abort', onAbort);
