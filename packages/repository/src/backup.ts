@@ -83,6 +83,7 @@ async function walkSources(
   };
   const now = (options.time ?? new Date()).getTime();
 
+  const storing: Storing = { deps, counts, warn, signal: options.signal, onProgress: progress.maybe };
   const parents = new ParentLookup(reader, parentTree);
   const openFrame = (parent: Frame | undefined, node: TreeNode): Frame => ({
     segments: parent ? [...parent.segments, node.name] : [],
@@ -166,9 +167,10 @@ async function walkSources(
           counts.filesUnchanged++;
           counts.bytesTotal += node.size;
         } else {
+          const file: FileToStore = { before, node, path: currentPath };
           const stored = entry.openFile && deps.chunker.rules.max <= FILE_CHUNK_MAX
-            ? await storeOpenFile(deps, before, node, entry.openFile, counts, warn, currentPath, options.signal, progress.maybe)
-            : await storeFile(deps, before, node, entry, prefetched, counts, warn, currentPath, options.signal);
+            ? await storeOpenFile(storing, file, entry.openFile)
+            : await storeFile(storing, file, entry, prefetched);
           if (!stored) continue;
           const frame = top();
           awaitChild(frame, stored.content.then((kept) => {
@@ -196,15 +198,10 @@ async function walkSources(
  * once the node has its chunk list: the walk goes on meanwhile.
  */
 async function storeFile(
-  deps: BackupDeps,
-  before: TreeNode | undefined,
-  node: TreeNode,
+  { deps, counts, warn, signal }: Storing,
+  { before, node, path }: FileToStore,
   entry: SourceEntry,
   prefetched: Promise<Prefetched> | undefined,
-  counts: Counts,
-  warn: (warning: BackupWarning) => void,
-  path: string,
-  signal: AbortSignal | undefined,
 ): Promise<false | { content: Promise<boolean> }> {
   if (!entry.open) throw new RepositoryError('BAD_ENTRY', `the source gave no way to read file ${JSON.stringify(path)}`);
   // Ids arrive as the workers hash the chunks, while the next ones are read and cut.
@@ -238,15 +235,9 @@ async function storeFile(
  * not be read after all (warned about; the caller leaves it out). False: not even opened.
  */
 async function storeOpenFile(
-  deps: BackupDeps,
-  before: TreeNode | undefined,
-  node: TreeNode,
+  { deps, counts, warn, signal, onProgress }: Storing,
+  { before, node, path }: FileToStore,
   openFile: NonNullable<SourceEntry['openFile']>,
-  counts: Counts,
-  warn: (warning: BackupWarning) => void,
-  path: string,
-  signal: AbortSignal | undefined,
-  onProgress: () => void,
 ): Promise<false | { content: Promise<boolean> }> {
   let fd: number;
   try {
@@ -291,6 +282,22 @@ async function storeOpenFile(
     return true;
   });
   return { content };
+}
+
+/** What storing any file of a walk needs: where to, what to count, whom to warn, when to stop. */
+interface Storing {
+  deps: BackupDeps;
+  counts: Counts;
+  warn: (warning: BackupWarning) => void;
+  signal: AbortSignal | undefined;
+  onProgress: () => void;
+}
+
+/** One file to store: its node in the parent snapshot (if any), its new node, and its path. */
+interface FileToStore {
+  before: TreeNode | undefined;
+  node: TreeNode;
+  path: string;
 }
 
 /** A file read to its end, `size` bytes: new, or changed since the parent snapshot. */
