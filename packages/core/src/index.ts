@@ -5,7 +5,7 @@ export type * from '@cairn/repository';
 export { isReplayable, bodyParts, replayableSize } from '@cairn/repository';
 export { withRetry, withTimeout, retryDelay, isTransientNetworkError, sleep } from './retry.js';
 export type { RetryOptions } from './retry.js';
-export { Spool } from './spool.js';
+export { Spool, spooledContent } from './spool.js';
 export type { Spooled } from './spool.js';
 export { writeEntriesToDirectory } from './restore-to-directory.js';
 export { createCairn } from './orchestrator.js';

@@ -3,6 +3,7 @@ import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { SourceEntry } from '@cairn/repository';
 
 const openFd = promisify(open);
 const closeFd = promisify(close);
@@ -21,6 +22,14 @@ export interface Spooled {
   openFile(): number;
   /** Closes the file without reading it. */
   close(): Promise<void>;
+}
+
+/**
+ * A spooled file as an entry's content, offered both ways: a stream, or the descriptor the
+ * repository's workers read themselves (a large file on every core). It is opened one way only.
+ */
+export function spooledContent(file: Spooled): Pick<SourceEntry, 'size' | 'open' | 'openFile'> {
+  return { size: file.size, open: () => file.open(), openFile: () => file.openFile() };
 }
 
 /**

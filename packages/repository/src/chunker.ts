@@ -34,7 +34,7 @@ export interface Chunk {
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024, anchorSpacing: 16 * 1024 * 1024 };
 
 /** Bytes the gear hash mixes: a shift-left by one per byte of a 32-bit value forgets older ones. */
-export const GEAR_WINDOW = 32;
+const GEAR_WINDOW = 32;
 
 export function gearTable(secret: Buffer): Int32Array {
   const stream = createCipheriv('aes-256-ctr', secret, Buffer.alloc(16)).update(Buffer.alloc(256 * 4));
@@ -74,7 +74,7 @@ export function cutRules(params: ChunkerParams): CutRules {
  * multiple to the anchor. Positions are offsets into the file; an anchor at p is a boundary
  * before byte p. seal-worker.ts repeats this (it imports nothing of ours).
  */
-export class Anchors {
+class Anchors {
   /** The multiple whose anchor is sought. */
   private multiple: number;
   /** The next byte to hash. */

@@ -7,7 +7,7 @@ import type { MasterKeys } from './crypto.js';
 import { RepositoryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
-export interface Reply {
+interface Reply {
   id: number;
   /** Length of the compressed form a `compress` wrote into its slot (none: keep the data raw), or of the plaintext an `open` into its slot. */
   length?: number;
@@ -580,7 +580,7 @@ export function splitPoints(size: number, spacing: number, workers: number): num
  * each stretch starts where the one before ended (an empty one, start = end, aside); undefined
  * when one does not, as when the file changed between their reads.
  */
-export function joinStretches(replies: readonly Reply[]): FileOutcome | undefined {
+export function joinStretches(replies: ReadonlyArray<Pick<Reply, 'ids' | 'start' | 'end' | 'unreadable' | 'aborted'>>): FileOutcome | undefined {
   const unreadable = replies.find((reply) => reply.unreadable)?.unreadable;
   if (unreadable) return { unreadable };
   if (replies.some((reply) => reply.aborted)) return { aborted: true };

@@ -375,8 +375,9 @@ describe('SealPool', () => {
 
     it('cuts a large file in stretches between anchors, one per worker, into the chunks one pass cuts', () =>
       withPool(async (keys, pool, dir) => {
-        // Anchors every 1 MiB; zeros (no anchor in them, unless the key makes every zero one) hide
-        // the anchors after 2 and 3 MiB, so a stretch seeks its start through them.
+        // Anchors every 1 MiB. Zeros (no anchor in them, unless the key makes every zero one) from
+        // 1.6 to 4.2 MB hide the anchors after 2, 3 and 4 MiB, so with two workers the first
+        // stretch ends, and the second starts, at one anchor past them (found from both sides).
         const params = { ...small, anchorSpacing: 1024 * 1024 };
         const data = Buffer.concat([randomData(31, 1_600_000), Buffer.alloc(2_600_000), randomData(32, 3_300_000)]);
         await writeFile(join(dir, 'stretched'), data);
@@ -403,7 +404,7 @@ describe('SealPool', () => {
       expect(splitPoints(240 * MiB, 16 * MiB, 1)).toEqual([]);
       expect(splitPoints(Number.NaN, 16 * MiB, 2)).toEqual([]);
 
-      const stretch = (start: number, end: number, ids: string[]) => ({ id: 0, start, end, ids });
+      const stretch = (start: number, end: number, ids: string[]) => ({ start, end, ids });
       expect(joinStretches([stretch(0, 10, ['a']), stretch(10, 25, ['b', 'c'])])).toEqual({ ids: ['a', 'b', 'c'], size: 25 });
       // An empty stretch (no anchor between its multiples, or none before the end) is passed over.
       expect(joinStretches([stretch(0, 30, ['a', 'b']), stretch(30, 30, []), stretch(30, 40, ['c'])])).toEqual({ ids: ['a', 'b', 'c'], size: 40 });
@@ -412,8 +413,8 @@ describe('SealPool', () => {
       // A gap or an overlap: the file changed between the reads.
       expect(joinStretches([stretch(0, 10, ['a']), stretch(12, 20, ['b'])])).toBeUndefined();
       expect(joinStretches([stretch(0, 10, ['a']), stretch(8, 20, ['b'])])).toBeUndefined();
-      expect(joinStretches([stretch(0, 10, ['a']), { id: 0, unreadable: { message: 'EIO', code: 'EIO' } }])).toEqual({ unreadable: { message: 'EIO', code: 'EIO' } });
-      expect(joinStretches([stretch(0, 10, ['a']), { id: 0, aborted: true }])).toEqual({ aborted: true });
+      expect(joinStretches([stretch(0, 10, ['a']), { unreadable: { message: 'EIO', code: 'EIO' } }])).toEqual({ unreadable: { message: 'EIO', code: 'EIO' } });
+      expect(joinStretches([stretch(0, 10, ['a']), { aborted: true }])).toEqual({ aborted: true });
     });
 
     it('reports a descriptor it cannot read, and stops when told to', () =>

@@ -1,4 +1,4 @@
-import { SourceError, Spool } from '@cairn/core';
+import { SourceError, Spool, spooledContent } from '@cairn/core';
 import type { SourceBackupContext, SourceEntry, Spooled } from '@cairn/core';
 import { EXPORT_QUERY, exportPath, getProject, listMembers, listProjectIds, listSnapshots, projectNotFound, type ExportSnapshot, type Member, type Project } from './api.js';
 import { LabelStudioClient, LabelStudioHttpError } from './client.js';
@@ -175,7 +175,7 @@ function memoryFile(path: string, mtimeMs: number, value: unknown, metadata?: Re
 }
 
 function spooledFile(path: string, mtimeMs: number, spooled: Spooled): SourceEntry {
-  return { path, type: 'file', mode: FILE_MODE, mtimeMs, size: spooled.size, open: () => spooled.open(), openFile: () => spooled.openFile() };
+  return { path, type: 'file', mode: FILE_MODE, mtimeMs, ...spooledContent(spooled) };
 }
 
 function time(text: string | null | undefined): number | undefined {

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CairnError, SourceError, Spool, throwIfAborted } from '@cairn/core';
+import { CairnError, SourceError, Spool, spooledContent, throwIfAborted } from '@cairn/core';
 import type { SourceBackupContext, SourceEntry } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
@@ -11,8 +11,6 @@ import type { MysqlSettings } from './mysql-options.js';
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit', 'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
 
 export const ROWS_FORMAT = 'cairn-mysql-rows';
-/** About this many characters of rows are written to the spool at once. */
-const BATCH_CHARS = 256 * 1024;
 /** 1: binary values as hex; 2: as base64. Restore reads both. */
 export const ROWS_VERSION = 2;
 // Named so that a snapshot's sorted listing gives each table's CREATE before its rows.
@@ -82,8 +80,7 @@ export async function* dumpEntries(settings: MysqlSettings, ctx: SourceBackupCon
         yield dir(`${db}/${name}`, { table: name, rows });
         yield text(`${db}/${name}/${TABLE_FILE}`, `${createSql};\n`);
         const spooled = await spool.park(file);
-        // By descriptor: the repository's workers read the rows themselves, a large table on every core.
-        yield { path: `${db}/${name}/${ROWS_FILE}`, type: 'file', mode: 0o644, mtimeMs: now, size: spooled.size, open: () => spooled.open(), openFile: () => spooled.openFile() };
+        yield { path: `${db}/${name}/${ROWS_FILE}`, type: 'file', mode: 0o644, mtimeMs: now, ...spooledContent(spooled) };
       }
       yield text(`${db}/${OBJECTS_FILE}`, `${JSON.stringify(await databaseObjects(connection, db), null, 1)}\n`);
     }
@@ -116,6 +113,9 @@ async function dumpedColumns(connection: Connection, db: string, table: string):
     .filter((c) => !/GENERATED/i.test(c.extra ?? ''))
     .map((c) => ({ name: c.name, binary: BINARY_TYPES.has(c.type.toLowerCase()), ...(c.type.toLowerCase() === 'float' ? { float: true } : {}) }));
 }
+
+/** About this many characters of rows are written to the spool at once. */
+const BATCH_CHARS = 256 * 1024;
 
 /** Writes the header line and every row (as a JSON array of strings and nulls) to `file`; returns the row count. */
 async function dumpRows(connection: Connection, db: string, table: string, columns: DumpedColumn[], fd: number, signal: AbortSignal): Promise<number> {

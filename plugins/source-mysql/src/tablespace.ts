@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, chown, copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { CairnError, ConfigError, SourceError, Spool, throwIfAborted } from '@cairn/core';
+import { CairnError, ConfigError, SourceError, Spool, spooledContent, throwIfAborted } from '@cairn/core';
 import type { RestoreEntry, SourceBackupContext, SourceEntry } from '@cairn/core';
 import type { Connection } from './connection.js';
 import { matches, openConnection, qualified, quote, serverOf } from './connection.js';
@@ -44,7 +44,7 @@ export async function* tablespaceEntries(settings: MysqlSettings, ctx: SourceBac
   const now = Date.now();
   const spooled = async (path: string, fd: number): Promise<SourceEntry> => {
     const file = await spool.park(fd);
-    return { path, type: 'file', mode: 0o640, mtimeMs: now, size: file.size, open: () => file.open(), openFile: () => file.openFile() };
+    return { path, type: 'file', mode: 0o640, mtimeMs: now, ...spooledContent(file) };
   };
   let completed = false;
   try {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,9 +93,8 @@ describe('mysql source, tablespace mode', () => {
       // The repository fails part-way (damage), or the file system refuses the write (a full disk).
       const failing = (error: Error): RestoreEntry => ({
         path: 'data.ibd', type: 'file', mode: 0o640, mtimeMs: 0, size: 100,
-        open: () => { throw new Error('not used'); },
+        open: () => { throw new Error('not used: the restorer writes through writeFile'); },
         writeFile: async (fd) => {
-          const { writeSync } = await import('node:fs');
           writeSync(fd, Buffer.alloc(50));
           throw error;
         },
